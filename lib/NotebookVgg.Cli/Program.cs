@@ -1,0 +1,6 @@
+namespace NotebookVgg.Cli;
+
+internal static class Program
+{
+    public static int Main(string[] args) => NvggApp.Run(args);
+}
