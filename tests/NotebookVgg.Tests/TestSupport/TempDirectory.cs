@@ -1,0 +1,54 @@
+namespace NotebookVgg.Tests.TestSupport;
+
+/// <summary>A fresh folder under /tmp, deleted with its contents on dispose.</summary>
+public sealed class TempDirectory : IDisposable
+{
+    public TempDirectory(string prefix = "nvgg-test")
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"{prefix}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
+
+    /// <summary>Every file below the folder, relative, sorted: to assert that nothing else was written.</summary>
+    public IReadOnlyList<string> Files() =>
+        [.. Directory.GetFiles(Path, "*", SearchOption.AllDirectories).Select(f => System.IO.Path.GetRelativePath(Path, f)).Order(StringComparer.Ordinal)];
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+    }
+}
+
+/// <summary>Locates files of the repository and of ../shared for tests; fails loudly when one is missing.</summary>
+public static class RepoFiles
+{
+    public static string Root { get; } = FindRoot();
+
+    /// <summary>The real CIFAR-10 sample beside the checkout. Tests that need it fail (not skip) without it.</summary>
+    public static string SampleArchive
+    {
+        get
+        {
+            string path = System.IO.Path.GetFullPath(System.IO.Path.Combine(Root, "..", "shared", "data", "cifar-10-sample-binary.tar.gz"));
+            if (!File.Exists(path))
+                throw new FileNotFoundException($"{path}: the CIFAR-10 sample (shared/data) is required by this test and is missing");
+            return path;
+        }
+    }
+
+    public static string Path(params string[] parts) => System.IO.Path.Combine([Root, .. parts]);
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "NotebookVgg.sln")))
+                return dir.FullName;
+        }
+        throw new InvalidOperationException($"NotebookVgg.sln not found above {AppContext.BaseDirectory}");
+    }
+}
