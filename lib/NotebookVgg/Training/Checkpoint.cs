@@ -1,0 +1,158 @@
+using System.IO.Compression;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using NotebookVgg.IO;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace NotebookVgg.Training;
+
+/// <summary>
+/// What a checkpoint says about its model, enough to rebuild it for evaluation and prediction:
+/// the architecture, where the frozen pretrained part comes from (features mode stores only the head),
+/// the input size and normalization, and the class names.
+/// </summary>
+public sealed record ModelDescription(
+    string Architecture,
+    TrainingMode Mode,
+    string? FeatureCut,
+    int NumClasses,
+    string[] ClassNames,
+    int ImageSize,
+    string Interpolation,
+    float[] Mean,
+    float[] Std,
+    string? WeightsName,
+    string? WeightsPath,
+    string? WeightsSha256,
+    string DataName);
+
+/// <summary>Everything besides the tensors that a resumed run needs.</summary>
+public sealed record CheckpointState(
+    int EpochsCompleted,
+    TrainingOptions Options,
+    List<EpochRecord> History,
+    string DataName,
+    double? BestValidationAccuracy,
+    int EpochsWithoutImprovement,
+    byte[] RngState,
+    ModelDescription? Model);
+
+/// <summary>
+/// A checkpoint is one zip file: <c>state.json</c>, <c>model.bin</c> (TorchSharp's format) and
+/// <c>optimizer.bin</c>. It is written under a temporary name and renamed, so a run killed while saving
+/// leaves the previous checkpoint intact.
+/// </summary>
+public static class Checkpoint
+{
+    private const string StateEntry = "state.json";
+    private const string ModelEntry = "model.bin";
+    private const string OptimizerEntry = "optimizer.bin";
+
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static void Save(string path, nn.Module model, OptimizerHelper? optimizer, CheckpointState state)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(state);
+        using var file = AtomicFile.Create(path);
+        using (var zip = new ZipArchive(file.Stream, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            using (var s = zip.CreateEntry(StateEntry, CompressionLevel.Fastest).Open())
+                JsonSerializer.Serialize(s, state, Json);
+            using (var s = zip.CreateEntry(ModelEntry, CompressionLevel.NoCompression).Open())
+                model.save(s);
+            if (optimizer is not null)
+            {
+                using var s = zip.CreateEntry(OptimizerEntry, CompressionLevel.NoCompression).Open();
+                using var writer = new BinaryWriter(s);
+                optimizer.save_state_dict(writer);
+            }
+        }
+        file.Commit();
+    }
+
+    /// <summary>Reads only the state (history, settings, model description).</summary>
+    public static CheckpointState ReadState(string path)
+    {
+        using var zip = OpenArchive(path);
+        return ReadState(zip, path);
+    }
+
+    /// <summary>Restores the model's tensors (strictly) and, if given, the optimizer's; returns the state.</summary>
+    public static CheckpointState Load(string path, nn.Module model, OptimizerHelper? optimizer = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var zip = OpenArchive(path);
+        var state = ReadState(zip, path);
+        try
+        {
+            using (var s = CopyEntry(zip, ModelEntry, path))
+                model.load(s, strict: true);
+            if (optimizer is not null)
+            {
+                using var s = CopyEntry(zip, OptimizerEntry, path);
+                using var reader = new BinaryReader(s);
+                optimizer.load_state_dict(reader);
+            }
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or EndOfStreamException or IOException)
+        {
+            throw new InvalidDataException($"{path}: the checkpoint does not fit this model: {ex.Message}", ex);
+        }
+        return state;
+    }
+
+    /// <summary>Copies a finished checkpoint to another name, atomically.</summary>
+    public static void CopyAtomically(string source, string destination)
+    {
+        using var file = AtomicFile.Create(destination);
+        using (var input = File.OpenRead(source))
+            input.CopyTo(file.Stream);
+        file.Commit();
+    }
+
+    private static ZipArchive OpenArchive(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path}: no such checkpoint", path);
+        try
+        {
+            return ZipFile.OpenRead(path);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new InvalidDataException($"{path}: not a NotebookVgg checkpoint (not a zip archive: {ex.Message})", ex);
+        }
+    }
+
+    private static CheckpointState ReadState(ZipArchive zip, string path)
+    {
+        var entry = zip.GetEntry(StateEntry) ?? throw new InvalidDataException($"{path}: not a NotebookVgg checkpoint (no {StateEntry})");
+        try
+        {
+            using var s = entry.Open();
+            return JsonSerializer.Deserialize<CheckpointState>(s, Json) ?? throw new InvalidDataException($"{path}: {StateEntry} is empty");
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{path}: {StateEntry} is corrupt: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>TorchSharp's readers seek; zip entry streams cannot, so each entry is copied to memory first.</summary>
+    private static MemoryStream CopyEntry(ZipArchive zip, string name, string path)
+    {
+        var entry = zip.GetEntry(name) ?? throw new InvalidDataException($"{path}: the checkpoint has no {name}");
+        var memory = new MemoryStream(checked((int)entry.Length));
+        using (var s = entry.Open())
+            s.CopyTo(memory);
+        memory.Position = 0;
+        return memory;
+    }
+}

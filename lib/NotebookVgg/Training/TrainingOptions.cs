@@ -1,0 +1,93 @@
+using System.Text.Json.Serialization;
+
+namespace NotebookVgg.Training;
+
+/// <summary>How the pretrained network is reused.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<TrainingMode>))]
+public enum TrainingMode
+{
+    /// <summary>Pretrained layers frozen; their outputs computed once and cached; only a new head is trained.</summary>
+    Features,
+
+    /// <summary>The whole network (or everything after a chosen layer) trained from the pretrained weights.</summary>
+    FineTune,
+
+    /// <summary>Random weights, trained from scratch: the baseline transfer learning is measured against.</summary>
+    Scratch,
+}
+
+[JsonConverter(typeof(JsonStringEnumConverter<OptimizerKind>))]
+public enum OptimizerKind
+{
+    Adam,
+    Sgd,
+}
+
+/// <summary>The learning-rate schedule after the (optional) linear warm-up.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ScheduleKind>))]
+public enum ScheduleKind
+{
+    Constant,
+
+    /// <summary>Multiply by <see cref="TrainingOptions.StepGamma"/> every <see cref="TrainingOptions.StepEpochs"/> epochs.</summary>
+    Step,
+
+    /// <summary>Cosine decay to zero over the epochs after warm-up.</summary>
+    Cosine,
+}
+
+/// <summary>Every setting of a training run. Saved in checkpoints, so a resumed run continues with the same settings.</summary>
+public sealed record TrainingOptions
+{
+    public TrainingMode Mode { get; init; } = TrainingMode.Features;
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>Learning rate of the pretrained layers (fine-tuning), or of everything when <see cref="HeadLearningRate"/> is null.</summary>
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>Learning rate of the new head; null: the same as <see cref="LearningRate"/>.</summary>
+    public double? HeadLearningRate { get; init; }
+
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+
+    /// <summary>SGD momentum (ignored by Adam).</summary>
+    public double Momentum { get; init; } = 0.9;
+
+    public double WeightDecay { get; init; }
+    public ScheduleKind Schedule { get; init; } = ScheduleKind.Constant;
+    public int WarmupEpochs { get; init; }
+    public int StepEpochs { get; init; } = 5;
+    public double StepGamma { get; init; } = 0.1;
+
+    /// <summary>Label smoothing of the cross-entropy loss, in [0,1).</summary>
+    public double LabelSmoothing { get; init; }
+
+    public int Seed { get; init; }
+
+    /// <summary>auto|cpu|cuda.</summary>
+    public string Device { get; init; } = "auto";
+
+    /// <summary>Stop after this many epochs without a better validation accuracy; null: never.</summary>
+    public int? EarlyStoppingPatience { get; init; }
+
+    /// <summary>Input side length the 32×32 images are resized to.</summary>
+    public int ImageSize { get; init; } = 224;
+
+    /// <summary>Random crop (padding 4 at 32×32) and horizontal flip on training batches.</summary>
+    public bool Augment { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad value.</summary>
+    public void Validate()
+    {
+        if (Epochs < 1) throw new ArgumentException($"epochs {Epochs}: must be at least 1");
+        if (BatchSize < 1) throw new ArgumentException($"batch size {BatchSize}: must be at least 1");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentException($"learning rate {LearningRate}: must be a positive number");
+        if (HeadLearningRate is { } h && (!(h > 0) || double.IsInfinity(h))) throw new ArgumentException($"head learning rate {h}: must be a positive number");
+        if (LabelSmoothing is < 0 or >= 1) throw new ArgumentException($"label smoothing {LabelSmoothing}: must be in [0, 1)");
+        if (WarmupEpochs < 0 || WarmupEpochs >= Epochs && WarmupEpochs > 0) throw new ArgumentException($"warm-up epochs {WarmupEpochs}: must be in [0, epochs)");
+        if (StepEpochs < 1) throw new ArgumentException($"step epochs {StepEpochs}: must be at least 1");
+        if (ImageSize is < 32 or > 512) throw new ArgumentException($"image size {ImageSize}: must be between 32 and 512");
+        if (EarlyStoppingPatience is < 1) throw new ArgumentException($"early-stopping patience {EarlyStoppingPatience}: must be at least 1");
+    }
+}
