@@ -1,0 +1,111 @@
+using System.Globalization;
+using NotebookVgg.Evaluation;
+using NotebookVgg.Imaging;
+using NotebookVgg.Training;
+using Plotly.NET;
+using Plotly.NET.CSharp;
+using static TorchSharp.torch;
+using CsChart = Plotly.NET.CSharp.Chart;
+
+namespace NotebookVgg.Charts;
+
+/// <summary>
+/// The notebooks' charts, one call each. Every chart's title says what it shows and which data it came
+/// from (CIFAR-10, the sample, or synthetic), so no chart can be mistaken for another run's.
+/// </summary>
+public static class NotebookCharts
+{
+    /// <summary>Loss and accuracy per epoch, training and validation side by side.</summary>
+    public static GenericChart TrainingHistory(TrainingHistory history, string? title = null)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        var epochs = history.Epochs.Select(e => e.Epoch).ToArray();
+        var loss = CsChart.Combine(
+        [
+            CsChart.Line<int, double, string>(epochs, history.Epochs.Select(e => e.TrainLoss), ShowMarkers: true, Name: "train loss"),
+            CsChart.Line<int, double, string>(epochs, history.Epochs.Select(e => e.ValidationLoss ?? double.NaN), ShowMarkers: true, Name: "validation loss"),
+        ]);
+        var accuracy = CsChart.Combine(
+        [
+            CsChart.Line<int, double, string>(epochs, history.Epochs.Select(e => e.TrainAccuracy), ShowMarkers: true, Name: "train accuracy"),
+            CsChart.Line<int, double, string>(epochs, history.Epochs.Select(e => e.ValidationAccuracy ?? double.NaN), ShowMarkers: true, Name: "validation accuracy"),
+        ]);
+        var grid = CsChart.Grid([loss, accuracy], 1, 2, SubPlotTitles: new[] { "loss (cross-entropy)", "accuracy" });
+        return Titled(grid, title ?? $"Training history: {history.DataName}").WithSize(900, 400);
+    }
+
+    /// <summary>Confusion matrix heatmap, true class down, predicted class across, counts written in the cells.</summary>
+    public static GenericChart ConfusionMatrix(EvaluationResult result, string? title = null)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var z = result.ConfusionMatrix.Reverse().Select(row => row.AsEnumerable()).ToArray(); // first class on top
+        var text = result.ConfusionMatrix.Reverse().Select(row => row.Select(v => v.ToString(CultureInfo.InvariantCulture))).ToArray();
+        var chart = CsChart.AnnotatedHeatmap<int, string, string, string>(
+            zData: z, annotationText: text, X: result.ClassNames, Y: result.ClassNames.Reverse().ToArray(), ColorScale: StyleParam.Colorscale.Viridis);
+        return Titled(chart, title ?? $"Confusion matrix: {result.DataName} ({result.Count:N0} images, accuracy {result.Accuracy:P1})")
+            .WithXAxisStyle<string, string, string>(TitleText: "predicted")
+            .WithYAxisStyle<string, string, string>(TitleText: "true")
+            .WithSize(700, 650);
+    }
+
+    /// <summary>Images (uint8 or float N×3×H×W; pass mean/std to undo normalization) in a grid with a caption each.</summary>
+    public static GenericChart ImageGrid(Tensor images, IReadOnlyList<string> captions, int columns, string title, float[]? mean = null, float[]? std = null)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(captions);
+        if (images.dim() != 4 || images.shape[1] is not (1 or 3))
+            throw new ArgumentException($"images of shape [{string.Join(", ", images.shape)}]: expected N×3×H×W");
+        int n = (int)images.shape[0];
+        if (captions.Count != n)
+            throw new ArgumentException($"{captions.Count} captions for {n} images");
+        columns = Math.Clamp(columns, 1, Math.Max(1, n));
+        int rows = (n + columns - 1) / columns;
+        var cells = new List<GenericChart>();
+        for (int i = 0; i < n; i++)
+        {
+            using var scope = NewDisposeScope();
+            string uri = ImageFiles.ToPngDataUri(ImageFiles.ToDisplayable(images[i], mean, std));
+            cells.Add(CsChart.Image<string>(Source: uri, Name: captions[i]));
+        }
+        var grid = CsChart.Grid(cells, rows, columns, SubPlotTitles: captions.ToArray());
+        return Titled(grid, title).WithSize(Math.Max(400, 170 * columns), 120 + 170 * rows);
+    }
+
+    /// <summary>A bar chart of one value per category.</summary>
+    public static GenericChart Bars(IReadOnlyList<string> categories, IReadOnlyList<double> values, string title, string valueTitle)
+    {
+        ArgumentNullException.ThrowIfNull(categories);
+        ArgumentNullException.ThrowIfNull(values);
+        var chart = CsChart.Column<double, string, string>(values, Keys: categories.ToArray(), Name: valueTitle,
+            MultiText: values.Select(v => v.ToString("G4", CultureInfo.InvariantCulture)).ToArray());
+        return Titled(chart, title).WithYAxisStyle<string, string, string>(TitleText: valueTitle);
+    }
+
+    /// <summary>Bubbles: one labelled point per item, size proportional to <paramref name="sizes"/> (e.g. accuracy vs. operations, size = parameters).</summary>
+    public static GenericChart Bubbles(IReadOnlyList<string> labels, IReadOnlyList<double> x, IReadOnlyList<double> y, IReadOnlyList<double> sizes,
+        string title, string xTitle, string yTitle)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentNullException.ThrowIfNull(sizes);
+        double max = sizes.Count == 0 ? 1 : sizes.Max();
+        var pixels = sizes.Select(s => (int)Math.Round(12 + 48 * Math.Sqrt(s / max))).ToArray(); // area ∝ size
+        var chart = CsChart.Bubble<double, double, string>(x, y, pixels, MultiText: labels.ToArray(),
+            TextPosition: StyleParam.TextPosition.TopCenter, Name: title);
+        return Titled(chart, title)
+            .WithXAxisStyle<string, string, string>(TitleText: xTitle)
+            .WithYAxisStyle<string, string, string>(TitleText: yTitle);
+    }
+
+    /// <summary>Horizontal bars of class probabilities, most likely first.</summary>
+    public static GenericChart Probabilities(IReadOnlyList<float> probabilities, IReadOnlyList<string> classNames, string title, int top = 10)
+    {
+        ArgumentNullException.ThrowIfNull(probabilities);
+        ArgumentNullException.ThrowIfNull(classNames);
+        var best = probabilities.Select((p, i) => (p: (double)p, name: classNames[i])).OrderByDescending(t => t.p).Take(top).Reverse().ToArray();
+        var chart = CsChart.Bar<double, string, string>(best.Select(b => b.p), Keys: best.Select(b => b.name).ToArray(),
+            MultiText: best.Select(b => b.p.ToString("P1", CultureInfo.InvariantCulture)).ToArray());
+        return Titled(chart, title).WithXAxisStyle<string, string, string>(TitleText: "probability");
+    }
+
+    private static GenericChart Titled(GenericChart chart, string title) => Plotly.NET.Chart.withTitle(title, null).Invoke(chart);
+}

@@ -1,0 +1,90 @@
+using System.Text.Json;
+using NotebookVgg.Charts;
+using NotebookVgg.Evaluation;
+using NotebookVgg.Training;
+using Plotly.NET;
+using static TorchSharp.torch;
+
+namespace NotebookVgg.Tests.Charts;
+
+public class NotebookChartsTests
+{
+    /// <summary>Renders offline HTML and returns the figure JSON after checking the page needs no network.</summary>
+    private static JsonElement RenderOffline(GenericChart chart)
+    {
+        string html = OfflineHtml.Of(chart);
+        Assert.DoesNotMatch(new System.Text.RegularExpressions.Regex("<script[^>]*src=[\"']?(https?:)?//", System.Text.RegularExpressions.RegexOptions.IgnoreCase), html);
+        Assert.Contains("Plotly.newPlot", html, StringComparison.Ordinal);
+        Assert.True(html.Length > 1_000_000, "plotly.js should be embedded (over a megabyte)");
+        return JsonDocument.Parse(OfflineHtml.FigureJson(chart)).RootElement;
+    }
+
+    private static string Title(JsonElement figure) => figure.GetProperty("layout").GetProperty("title").GetProperty("text").GetString()!;
+
+    [Fact]
+    public void TrainingHistory_CarriesEveryEpoch_AndNamesTheData()
+    {
+        var history = new TrainingHistory("synthetic CIFAR-10-shaped data",
+        [
+            new EpochRecord(1, 2.0, 0.30, 1.8, 0.35, 1e-3, 1.5),
+            new EpochRecord(2, 1.2, 0.60, 1.1, 0.62, 1e-3, 1.4),
+        ]);
+        var figure = RenderOffline(NotebookCharts.TrainingHistory(history));
+        Assert.Contains("synthetic", Title(figure), StringComparison.Ordinal);
+        var traces = figure.GetProperty("data").EnumerateArray().ToList();
+        Assert.Equal(4, traces.Count);
+        Assert.Equal([2.0, 1.2], traces[0].GetProperty("y").EnumerateArray().Select(v => v.GetDouble()));
+        Assert.Equal([0.35, 0.62], traces[3].GetProperty("y").EnumerateArray().Select(v => v.GetDouble()));
+    }
+
+    [Fact]
+    public void ConfusionMatrix_CarriesTheCounts_FirstClassOnTop()
+    {
+        var result = new EvaluationResult("CIFAR-10 sample", ["cat", "dog"], 10, 0.5, 0.7, 1.0,
+            [[4, 1], [2, 3]], [], []);
+        var figure = RenderOffline(NotebookCharts.ConfusionMatrix(result));
+        Assert.Contains("CIFAR-10 sample", Title(figure), StringComparison.Ordinal);
+        var z = figure.GetProperty("data")[0].GetProperty("z").EnumerateArray()
+            .Select(r => r.EnumerateArray().Select(v => v.GetInt32()).ToArray()).ToArray();
+        Assert.Equal([[2, 3], [4, 1]], z); // reversed rows: Plotly draws row 0 at the bottom
+        Assert.Equal(["dog", "cat"], figure.GetProperty("data")[0].GetProperty("y").EnumerateArray().Select(v => v.GetString()));
+    }
+
+    [Fact]
+    public void ImageGrid_EmbedsEachImageAsPng_WithItsCaption()
+    {
+        using var images = arange(2 * 3 * 4 * 4, dtype: ScalarType.Byte).reshape(2, 3, 4, 4);
+        var figure = RenderOffline(NotebookCharts.ImageGrid(images, ["a 32×32", "b 224×224"], 2, "Resizing (CIFAR-10 sample)"));
+        var sources = figure.GetProperty("data").EnumerateArray().Select(t => t.GetProperty("source").GetString()!).ToList();
+        Assert.Equal(2, sources.Count);
+        Assert.All(sources, s => Assert.StartsWith("data:image/png;base64,", s, StringComparison.Ordinal));
+        Assert.NotEqual(sources[0], sources[1]);
+        string json = figure.GetRawText();
+        Assert.Contains("a 32×32", json, StringComparison.Ordinal);
+        Assert.Contains("b 224×224", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ImageGrid_RejectsMismatchedCaptions()
+    {
+        using var images = zeros(new long[] { 2, 3, 4, 4 }, ScalarType.Byte);
+        var ex = Assert.Throws<ArgumentException>(() => NotebookCharts.ImageGrid(images, ["one"], 2, "t"));
+        Assert.Contains("1 captions for 2 images", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bars_Bubbles_AndProbabilities_CarryTheirValues()
+    {
+        var bars = RenderOffline(NotebookCharts.Bars(["vgg16", "vgg19"], [15.47, 19.63], "GMACs at 224×224", "GMACs"));
+        Assert.Equal([15.47, 19.63], bars.GetProperty("data")[0].GetProperty("y").EnumerateArray().Select(v => v.GetDouble()));
+
+        var bubbles = RenderOffline(NotebookCharts.Bubbles(["vgg16", "vgg19"], [15.47, 19.63], [71.592, 72.376], [138.4, 143.7],
+            "ImageNet top-1 vs. operations", "GMACs", "top-1 %"));
+        Assert.Equal([71.592, 72.376], bubbles.GetProperty("data")[0].GetProperty("y").EnumerateArray().Select(v => v.GetDouble()));
+        Assert.Equal(["vgg16", "vgg19"], bubbles.GetProperty("data")[0].GetProperty("text").EnumerateArray().Select(v => v.GetString()));
+
+        var probabilities = RenderOffline(NotebookCharts.Probabilities([0.1f, 0.7f, 0.2f], ["cat", "dog", "frog"], "Prediction", top: 2));
+        var keys = probabilities.GetProperty("data")[0].GetProperty("y").EnumerateArray().Select(v => v.GetString()).ToList();
+        Assert.Equal(["frog", "dog"], keys); // top 2, most likely drawn at the top
+    }
+}
