@@ -45,7 +45,7 @@ public sealed record ModelSummary(string Model, int InputSize, int Batch, IReadO
 
     /// <summary>
     /// Runs one forward pass of zeros (<paramref name="batch"/>×3×<paramref name="inputSize"/>², eval mode, no grad) and records
-    /// every leaf module's output. The model's training mode is restored afterwards.
+    /// every leaf module's output, in execution order. The model's training mode is restored afterwards.
     /// </summary>
     public static ModelSummary Of(nn.Module model, int inputSize, int batch = 1)
     {
@@ -57,11 +57,17 @@ public sealed record ModelSummary(string Model, int InputSize, int Batch, IReadO
 
         var leaves = model.named_modules().Where(m => !m.module.named_children().Any() && m.name.Length > 0).ToList();
         var outputs = new Dictionary<string, long[]>();
+        var callOrder = new List<string>(); // rows follow execution order, not registration order
         var handles = new List<nn.HookableModule<Func<nn.Module<Tensor, Tensor>, Tensor, Tensor>, Func<nn.Module<Tensor, Tensor>, Tensor, Tensor, Tensor>>.HookRemover>();
         foreach (var (name, module) in leaves)
         {
             if (module is nn.Module<Tensor, Tensor> leaf)
-                handles.Add(leaf.register_forward_hook((_, _, output) => { outputs[name] = output.shape; return output; }));
+                handles.Add(leaf.register_forward_hook((_, _, output) =>
+                {
+                    if (outputs.TryAdd(name, output.shape))
+                        callOrder.Add(name);
+                    return output;
+                }));
         }
 
         bool wasTraining = model.training;
@@ -72,7 +78,7 @@ public sealed record ModelSummary(string Model, int InputSize, int Batch, IReadO
             model.eval();
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            runnable.forward(zeros(new long[] { batch, 3, inputSize, inputSize }, dtype, device));
+            runnable.call(zeros(new long[] { batch, 3, inputSize, inputSize }, dtype, device));
         }
         finally
         {
@@ -82,10 +88,11 @@ public sealed record ModelSummary(string Model, int InputSize, int Batch, IReadO
         }
 
         var layers = new List<LayerSummary>();
-        foreach (var (name, module) in leaves)
+        var byName = leaves.ToDictionary(l => l.name, l => l.module);
+        foreach (string name in callOrder)
         {
-            if (!outputs.TryGetValue(name, out var shape))
-                continue; // a leaf the forward pass never reached (none in VGG)
+            var module = byName[name];
+            var shape = outputs[name];
             var ps = module.parameters().ToList();
             bool? trainable = ps.Count == 0 ? null
                 : ps.All(p => p.requires_grad) ? true

@@ -115,10 +115,11 @@ public sealed class Vgg : Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var x = features.forward(input);
-        x = avgpool.forward(x);
+        // call() rather than forward(): runs registered hooks (ModelSummary relies on them).
+        var x = features.call(input);
+        x = avgpool.call(x);
         x = x.flatten(1);
-        return classifier.forward(x).MoveToOuterDisposeScope();
+        return classifier.call(x).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -129,11 +130,11 @@ public sealed class Vgg : Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(x);
         using var scope = NewDisposeScope();
-        var y = avgpool.forward(features.forward(x)).flatten(1);
+        var y = avgpool.call(features.call(x)).flatten(1);
         if (cut == FeatureCut.AfterFc7)
         {
             for (int i = 0; i <= 4; i++)
-                y = ((Module<Tensor, Tensor>)classifier[i]).forward(y);
+                y = ((Module<Tensor, Tensor>)classifier[i]).call(y);
         }
         else if (cut != FeatureCut.AfterAvgPool)
         {
