@@ -116,6 +116,18 @@ public static class WeightLoader
         }
     }
 
+    /// <summary>Number of classes of the head (<c>classifier.6</c>, or timm's <c>head.fc</c>) in <paramref name="weights"/>, or null if it has none.</summary>
+    public static long? HeadClasses(StateDict weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        foreach (string key in new[] { "classifier.6.weight", "head.fc.weight", "module.classifier.6.weight" })
+        {
+            if (weights.TryGetValue(key, out var t) && t.ndim == 2)
+                return t.shape[0];
+        }
+        return null;
+    }
+
     /// <summary>
     /// The file's tensors under torchvision's names: a <c>module.</c> prefix (DataParallel) is dropped, and timm's VGG
     /// layout (<c>pre_logits.fc1</c>/<c>fc2</c> as 7×7 and 1×1 convolutions, <c>head.fc</c>) becomes classifier.0/3/6.
