@@ -67,9 +67,9 @@ internal sealed class LogitsCommand : Command<LogitsCommand.Settings>
             using var noGrad = no_grad();
             var logits = model.forward(input);
             SafetensorsFile.Write(settings.Output, "logits", logits);
-            AnsiConsole.MarkupLine(
-                $"{settings.Architecture}: loaded {report.LoadedTensors} tensors ({report.Format}, {report.Layout} layout) from {Markup.Escape(report.Source)}; " +
-                $"logits [{string.Join(", ", logits.shape)}] → {Markup.Escape(Path.GetFullPath(settings.Output))}");
+            AnsiConsole.WriteLine(
+                $"{settings.Architecture}: loaded {report.LoadedTensors} tensors ({report.Format}, {report.Layout} layout) from {report.Source}; " +
+                $"logits [{string.Join(", ", logits.shape)}] -> {Path.GetFullPath(settings.Output)}");
         }
         return 0;
     }

@@ -291,9 +291,24 @@ public sealed class StateDict : IDisposable
     /// <summary>A contiguous tensor holding the strided view that <paramref name="t"/> describes over its storage's bytes.</summary>
     private static Tensor Create(TensorRef t, ReadOnlySpan<byte> storageBytes)
     {
+        long numel = t.Size.Aggregate(1L, (a, b) => a * b);
+        if (t.Offset == 0 && numel == t.Storage.Numel && IsContiguous(t.Size, t.Stride))
+            return FromBytes(storageBytes, t.Storage.DType, t.Size); // the common case: one tensor per storage, one copy
         using var storage = FromBytes(storageBytes, t.Storage.DType, [t.Storage.Numel]);
         using var view = storage.as_strided(t.Size, t.Stride, t.Offset);
         return view.contiguous().clone();
+    }
+
+    private static bool IsContiguous(long[] size, long[] stride)
+    {
+        long expected = 1;
+        for (int i = size.Length - 1; i >= 0; i--)
+        {
+            if (size[i] != 1 && stride[i] != expected)
+                return false;
+            expected *= size[i];
+        }
+        return true;
     }
 
     /// <summary>A new tensor of <paramref name="shape"/> filled from little-endian raw bytes.</summary>

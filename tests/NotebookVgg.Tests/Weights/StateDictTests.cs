@@ -26,6 +26,20 @@ public sealed class StateDictTests : IDisposable
         Assert.Equal(WeightFixtures.Manifest.GetProperty("reduced").GetProperty("vgg11_bn").GetProperty("parameters").GetInt64(), sd.ParameterCount);
     }
 
+    [Theory]
+    [InlineData("views.legacy.pth")]
+    [InlineData("views.zip.pth")]
+    public void SharedStorageAndStridedViews_AreRebuiltAsPyTorchHasThem(string file)
+    {
+        using var sd = StateDict.Read(WeightFixtures.Path(file));
+        using var expected = StateDict.Read(WeightFixtures.Path("expected.safetensors"));
+        Assert.Equal(["base", "slice", "transposed", "row"], sd.Keys);
+        foreach (string key in sd.Keys)
+            Assert.True(sd[key].allclose(expected["views." + key], 0, 0), $"{key} differs from PyTorch's");
+        Assert.Equal([3L, 3], sd["slice"].shape);
+        Assert.Equal([6L, 4], sd["transposed"].shape);
+    }
+
     [Fact]
     public void FormatComesFromBytes_NotFromTheName()
     {
