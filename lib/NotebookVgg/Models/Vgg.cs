@@ -21,8 +21,9 @@ public enum FeatureCut
 /// Linear 4096→classes). Parameter and buffer names are torchvision's, so state dicts move between the two unchanged.
 /// </summary>
 /// <remarks>
-/// Built here rather than with TorchSharp's TorchVision <c>vgg19()</c>: that factory loads weights and can swap the
-/// head inside its constructor (side effects this project forbids) and cannot make the reduced-width networks the tests use.
+/// Built here rather than with TorchSharp's TorchVision <c>vgg19()</c>: that constructor loads a weights file itself and,
+/// by default (<c>skipfc: true</c>), silently leaves the head random instead of loading it; it reads only TorchSharp's format
+/// and cannot make the reduced-width networks the tests use.
 /// Construction does nothing but build and initialize; loading weights, replacing the head and freezing are separate calls.
 /// </remarks>
 public sealed class Vgg : Module<Tensor, Tensor>
