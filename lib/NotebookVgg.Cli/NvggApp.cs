@@ -24,6 +24,25 @@ public static class NvggApp
             config.AddCommand<DoctorCommand>("doctor")
                 .WithDescription("Check the environment: TorchSharp/libtorch, devices, threads, caches, native-runtime fix, data present.")
                 .WithExample("doctor", "--json");
+            config.AddBranch("weights", weights =>
+            {
+                weights.SetDescription("Pretrained weights: inspect files, list the registry, download into the cache.");
+                weights.AddCommand<WeightsInspectCommand>("inspect")
+                    .WithDescription("Show a weights file's detected format, tensor count, parameter count, keys with shapes and dtypes.")
+                    .WithExample("weights", "inspect", "data/weights/vgg19-dcbb9e9d.pth");
+                weights.AddCommand<WeightsListCommand>("list")
+                    .WithDescription("List the registered pretrained weights (URL, SHA-256, accuracy) and whether each is cached.");
+                weights.AddCommand<WeightsDownloadCommand>("download")
+                    .WithDescription("Download a registered weights file into the cache and verify its SHA-256.")
+                    .WithExample("weights", "download", "vgg19")
+                    .WithExample("weights", "download", "vgg19", "--mirror", "file:///media/usb/weights/");
+            });
+            config.AddCommand<LogitsCommand>("logits")
+                .WithDescription("Load weights strictly into a VGG and write its logits for an input tensor (safetensors in, safetensors out).")
+                .WithExample("logits", "--weights", "vgg19.pth", "--input", "in.safetensors", "--output", "out.safetensors");
+            config.AddCommand<SummaryCommand>("summary")
+                .WithDescription("Per-layer summary of a VGG: output shapes, parameters, trainable, multiply-accumulates.")
+                .WithExample("summary", "--arch", "vgg19", "--image-size", "32", "--classes", "10");
         });
         return app.Run(args);
     }

@@ -1,0 +1,93 @@
+using System.Security.Cryptography;
+using NotebookVgg.IO;
+
+namespace NotebookVgg.Weights;
+
+/// <summary>
+/// The local cache of pretrained weight files. A file already in the cache (downloaded before, or placed there by hand
+/// under its published name) is verified and used without the network; otherwise it is downloaded, from a mirror if one
+/// is given, verified, and only then given its final name.
+/// </summary>
+public static class WeightsStore
+{
+    /// <summary>Environment variable holding a mirror base URL (http, https or file): the file is fetched from BASE/FILENAME.</summary>
+    public const string MirrorEnvironmentVariable = "NOTEBOOKVGG_WEIGHTS_MIRROR";
+
+    /// <summary>Where <paramref name="weights"/> lives (or will live) in the cache.</summary>
+    public static string PathFor(PretrainedWeights weights, string? directory = null)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        return Path.Combine(ProjectPaths.WeightsDirectory(directory), weights.FileName);
+    }
+
+    /// <summary>
+    /// Makes sure the verified file is in the cache and returns its path. Sources, in order: the cache itself;
+    /// <paramref name="mirror"/> or <c>$NOTEBOOKVGG_WEIGHTS_MIRROR</c> (a base URL; the file name is appended); the published URL.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The SHA-256 does not match (a downloaded file is not kept; a hand-placed one is left for you to remove).</exception>
+    /// <exception cref="IOException">The download failed (HTTP status, timeout, missing local mirror file).</exception>
+    public static async Task<string> EnsureAsync(
+        PretrainedWeights w,
+        string? directory = null,
+        Uri? mirror = null,
+        IProgress<DownloadProgress>? progress = null,
+        CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        string target = PathFor(w, directory);
+        Uri source = SourceFor(w, mirror);
+        using var downloader = new Downloader();
+        if (!w.Sha256IsPrefix)
+            return await downloader.EnsureFileAsync(source, target, [Checksum.Sha256(w.Sha256)], progress, ct);
+
+        // Only a prefix of the digest is published: download under a staging name, check the prefix, then rename.
+        if (File.Exists(target))
+        {
+            VerifyPrefix(target, w, $"{target} (already present; delete it to download again)");
+            return target;
+        }
+        string staging = target + ".unverified";
+        File.Delete(staging);
+        await downloader.EnsureFileAsync(source, staging, [], progress, ct);
+        try
+        {
+            VerifyPrefix(staging, w, $"download of {source}");
+        }
+        catch
+        {
+            File.Delete(staging);
+            throw;
+        }
+        File.Move(staging, target, overwrite: false);
+        return target;
+    }
+
+    /// <summary>The URL a download of <paramref name="w"/> would use.</summary>
+    public static Uri SourceFor(PretrainedWeights w, Uri? mirror = null)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        if (mirror is null)
+        {
+            string? env = Environment.GetEnvironmentVariable(MirrorEnvironmentVariable);
+            if (!string.IsNullOrWhiteSpace(env))
+            {
+                mirror = Uri.TryCreate(env.Trim(), UriKind.Absolute, out var u) ? u
+                    : Directory.Exists(env) ? new Uri(Path.GetFullPath(env))
+                    : throw new ArgumentException($"{MirrorEnvironmentVariable}='{env}' is neither a URL nor a folder");
+            }
+        }
+        if (mirror is null)
+            return w.Url;
+        string baseText = mirror.AbsoluteUri.EndsWith('/') ? mirror.AbsoluteUri : mirror.AbsoluteUri + "/";
+        return new Uri(new Uri(baseText), w.FileName);
+    }
+
+    private static void VerifyPrefix(string path, PretrainedWeights w, string what)
+    {
+        string actual;
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20))
+            actual = Convert.ToHexStringLower(SHA256.HashData(stream));
+        if (!actual.StartsWith(w.Sha256, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidDataException($"{what}: SHA-256 is {actual}, expected one starting {w.Sha256}");
+    }
+}
