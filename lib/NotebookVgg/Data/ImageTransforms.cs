@@ -48,9 +48,10 @@ public static class ImageTransforms
     }
 
     /// <summary>
-    /// Resizes a float batch to <paramref name="size"/>×<paramref name="size"/>. <paramref name="antialias"/>
-    /// (bilinear and bicubic only) low-pass filters when shrinking, as PIL does; it changes nothing when enlarging.
-    /// The same size returns an unchanged copy.
+    /// Resizes a float batch to <paramref name="size"/>×<paramref name="size"/> (libtorch's interpolate,
+    /// align_corners = false). <paramref name="antialias"/> (bilinear and bicubic only) low-pass filters when
+    /// shrinking, as PIL does; enlarging, it leaves bilinear unchanged but switches bicubic to PIL's kernel
+    /// (a = −0.5 instead of −0.75), so antialiased bicubic is the PIL-like choice. The same size returns an unchanged copy.
     /// </summary>
     public static Tensor Resize(Tensor x, int size, Interpolation mode, bool antialias = false)
     {
