@@ -52,7 +52,7 @@ public static class Cifar10
 
     /// <summary>
     /// Makes sure the data folder holds an extracted <c>cifar-10-batches-bin/</c> and returns the data folder.
-    /// A folder already extracted there is used as is (no network). Otherwise the archive is fetched into the
+    /// A folder already extracted there is used as is (no network; synthetic data there is an error). Otherwise the archive is fetched into the
     /// data folder with <see cref="Downloader"/> (cached, resumable, http/https/file URLs), verified, then
     /// extracted safely. <paramref name="mirror"/> is the archive's URL (or a folder URL ending in '/' that
     /// holds <see cref="ArchiveFileName"/>). <paramref name="checksum"/> replaces the official MD5, for mirrors
@@ -66,7 +66,10 @@ public static class Cifar10
         CancellationToken ct = default)
     {
         string root = ProjectPaths.DataDirectory(dataDir);
-        if (Directory.Exists(Path.Combine(root, FolderName)))
+        string existing = Path.Combine(root, FolderName);
+        if (File.Exists(Path.Combine(existing, SyntheticMarkerFileName)))
+            throw new IOException($"{existing}: holds synthetic data, not CIFAR-10; remove it (or use another data folder) to download CIFAR-10");
+        if (Directory.Exists(existing))
             return root;
         Uri source = mirror ?? new Uri(Url);
         if (source.AbsolutePath.EndsWith('/'))

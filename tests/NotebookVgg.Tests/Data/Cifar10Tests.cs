@@ -151,6 +151,8 @@ public sealed class Cifar10Tests : IDisposable
     private byte[] SmallArchive()
     {
         string folder = DataTestFiles.SmallSet(_dir.Combine("src"), train: 30, test: 10);
+        // Stands in for the official archive, which carries no marker (downloads refuse synthetic folders).
+        File.Delete(Path.Combine(folder, Cifar10.SyntheticMarkerFileName));
         string archive = _dir.Combine("src.tar.gz");
         DataTestFiles.PackTarGz(folder, archive);
         return File.ReadAllBytes(archive);
@@ -234,6 +236,14 @@ public sealed class Cifar10Tests : IDisposable
         Assert.Contains(server.Url("c.tar.gz").ToString(), ex.Message, StringComparison.Ordinal);
         Assert.Contains($"HTTP {status}", ex.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(data, Cifar10.FolderName)));
+    }
+
+    [Fact]
+    public async Task Download_IntoAFolderHoldingSyntheticData_IsRefused()
+    {
+        DataTestFiles.SmallSet(_dir.Path);
+        var ex = await Assert.ThrowsAsync<IOException>(() => Cifar10.DownloadAsync(_dir.Path, new Uri("http://127.0.0.1:9/never")));
+        Assert.Contains("synthetic", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
