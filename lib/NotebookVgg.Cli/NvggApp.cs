@@ -43,6 +43,22 @@ public static class NvggApp
             config.AddCommand<SummaryCommand>("summary")
                 .WithDescription("Per-layer summary of a VGG: output shapes, parameters, trainable, multiply-accumulates.")
                 .WithExample("summary", "--arch", "vgg19", "--image-size", "32", "--classes", "10");
+            config.AddBranch("data", data =>
+            {
+                data.SetDescription("CIFAR-10: download, extract, generate synthetic data, summarize.");
+                data.AddCommand<DataDownloadCommand>("download")
+                    .WithDescription("Download CIFAR-10 (binary version) into the data folder: cached, verified, extracted safely.")
+                    .WithExample("data", "download", "--mirror", "file:///mnt/usb/cifar-10-binary.tar.gz");
+                data.AddCommand<DataExtractCommand>("extract")
+                    .WithDescription("Extract a CIFAR-10 binary archive placed by hand (or the shared sample) into the data folder.")
+                    .WithExample("data", "extract", "../shared/data/cifar-10-sample-binary.tar.gz");
+                data.AddCommand<DataSynthCommand>("synth")
+                    .WithDescription("Write a synthetic CIFAR-10-shaped data set (same layout; labelled synthetic everywhere).")
+                    .WithExample("data", "synth", "--out", "/tmp/synth", "--train", "5000", "--test", "1000");
+                data.AddCommand<DataSummaryCommand>("summary")
+                    .WithDescription("Counts per split and class, per-channel mean/std of the train pixels, class names.")
+                    .WithExample("data", "summary", "--json");
+            });
         });
         return app.Run(args);
     }

@@ -1,0 +1,179 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NotebookVgg.Data;
+
+/// <summary>
+/// One batch: transformed images, int64 labels, and which records of the split they are. Owned by the
+/// <see cref="BatchIterator"/> that produced it (see there); disposing it yourself as well is harmless.
+/// </summary>
+public sealed class Batch : IDisposable
+{
+    public Batch(Tensor images, Tensor labels, long[] indices)
+    {
+        Images = images;
+        Labels = labels;
+        Indices = indices;
+    }
+
+    public Tensor Images { get; }
+    public Tensor Labels { get; }
+
+    /// <summary>Positions of these records in the split.</summary>
+    public long[] Indices { get; }
+
+    public int Count => Indices.Length;
+
+    public void Dispose()
+    {
+        Images.Dispose();
+        Labels.Dispose();
+    }
+}
+
+/// <summary>
+/// Walks a split in batches: a seeded shuffle per epoch (the same seed and epoch give the same order, whatever
+/// ran before), a fixed batch size with a smaller last batch (or none, with dropLast), and a transform applied
+/// per batch to the uint8 images (resizing happens here, one batch at a time, never for the whole split).
+/// <para>
+/// Lifetimes: batches are not registered in any dispose scope. Each batch is disposed by the iterator when the
+/// consumer asks for the next one, and the last one when the loop ends (also on break or exception), so an
+/// epoch holds at most two batches (three with prefetch). Clone a tensor to keep it beyond its step.
+/// </para>
+/// <para>
+/// Prefetch (optional) builds the next batch on a worker thread while the consumer uses the current one.
+/// It pays when the consumer's step leaves cores idle, e.g. waiting on a GPU; on a CPU-only machine the
+/// transform and the model compete for the same cores.
+/// </para>
+/// </summary>
+public sealed class BatchIterator
+{
+    private readonly Cifar10Split _split;
+    private readonly Func<Tensor, torch.Generator, Tensor>? _transform;
+    private readonly bool _prefetch;
+
+    /// <param name="split">The records to walk; not copied, so keep it alive while iterating.</param>
+    /// <param name="batchSize">Records per batch; the last batch holds the rest.</param>
+    /// <param name="shuffle">Shuffle per epoch (training) or keep the split's order (evaluation).</param>
+    /// <param name="seed">Seeds the shuffle and the transform's generator, together with the epoch number.</param>
+    /// <param name="dropLast">Leave out a last batch smaller than <paramref name="batchSize"/>.</param>
+    /// <param name="prefetch">Build the next batch on a worker thread while the consumer uses the current one.</param>
+    /// <param name="transform">
+    /// Maps the uint8 N×3×32×32 images of a batch to what the model eats; given a generator seeded from
+    /// (seed, epoch) for augmentation. Null keeps the uint8 images. Intermediates it creates are disposed.
+    /// </param>
+    public BatchIterator(
+        Cifar10Split split,
+        int batchSize,
+        bool shuffle = true,
+        int seed = 0,
+        Func<Tensor, torch.Generator, Tensor>? transform = null,
+        bool dropLast = false,
+        bool prefetch = false)
+    {
+        ArgumentNullException.ThrowIfNull(split);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        _split = split;
+        BatchSize = batchSize;
+        Shuffle = shuffle;
+        Seed = seed;
+        _transform = transform;
+        DropLast = dropLast;
+        _prefetch = prefetch;
+    }
+
+    /// <summary>Same as the main constructor for a transform that needs no randomness.</summary>
+    public BatchIterator(Cifar10Split split, int batchSize, Func<Tensor, Tensor> transform, bool shuffle = true, int seed = 0, bool dropLast = false, bool prefetch = false)
+        : this(split, batchSize, shuffle, seed, WithoutGenerator(transform), dropLast, prefetch)
+    {
+    }
+
+    public int BatchSize { get; }
+    public bool Shuffle { get; }
+    public int Seed { get; }
+    public bool DropLast { get; }
+
+    /// <summary>Batches per epoch: ⌈N / batch⌉, or ⌊N / batch⌋ with dropLast.</summary>
+    public int BatchesPerEpoch => DropLast ? _split.Count / BatchSize : (_split.Count + BatchSize - 1) / BatchSize;
+
+    /// <summary>The record order of an epoch: a permutation seeded by (seed, epoch), or 0…N−1 without shuffle.</summary>
+    public long[] Order(int epoch)
+    {
+        long[] order = new long[_split.Count];
+        for (int i = 0; i < order.Length; i++)
+            order[i] = i;
+        if (Shuffle)
+            new Random(MixSeed(Seed, epoch, 0)).Shuffle(order);
+        return order;
+    }
+
+    /// <summary>The batches of one epoch. See the class remarks for who disposes them.</summary>
+    public IEnumerable<Batch> Epoch(int epoch)
+    {
+        long[] order = Order(epoch);
+        int batches = BatchesPerEpoch;
+        using var generator = new torch.Generator((ulong)(uint)MixSeed(Seed, epoch, 1));
+        Batch? current = null;
+        Task<Batch>? next = null;
+        try
+        {
+            for (int b = 0; b < batches; b++)
+            {
+                Batch produced = next is not null ? next.GetAwaiter().GetResult() : Make(order, b, generator);
+                next = null;
+                current?.Dispose();
+                current = produced;
+                if (_prefetch && b + 1 < batches)
+                {
+                    int following = b + 1;
+                    next = Task.Run(() => Make(order, following, generator));
+                }
+                yield return current;
+            }
+        }
+        finally
+        {
+            current?.Dispose();
+            if (next is not null)
+            {
+                try { next.Wait(); }
+                catch (AggregateException) { /* the consumer stopped already; a failure of a batch nobody will see is moot */ }
+                if (next.IsCompletedSuccessfully)
+                    next.Result.Dispose();
+            }
+        }
+    }
+
+    private Batch Make(long[] order, int batch, torch.Generator generator)
+    {
+        int start = batch * BatchSize;
+        long[] indices = order.AsSpan(start, Math.Min(BatchSize, order.Length - start)).ToArray();
+        using var scope = torch.NewDisposeScope();
+        var selector = torch.tensor(indices, dtype: ScalarType.Int64);
+        var images = _split.Images.index_select(0, selector);
+        var labels = _split.Labels.index_select(0, selector);
+        if (_transform is not null)
+            images = _transform(images, generator);
+        // Owned by the Batch alone: the scope disposes everything else made here.
+        images.DetachFromDisposeScope();
+        labels.DetachFromDisposeScope();
+        return new Batch(images, labels, indices);
+    }
+
+    private static Func<Tensor, torch.Generator, Tensor> WithoutGenerator(Func<Tensor, Tensor> transform)
+    {
+        ArgumentNullException.ThrowIfNull(transform);
+        return (images, _) => transform(images);
+    }
+
+    /// <summary>A well-mixed 31-bit seed from (seed, epoch, stream) (SplitMix64 finalizer).</summary>
+    internal static int MixSeed(int seed, int epoch, int stream)
+    {
+        ulong z = ((ulong)(uint)seed << 32) ^ ((ulong)(uint)epoch << 2) ^ (ulong)stream;
+        z += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        return (int)(z & 0x7FFFFFFF);
+    }
+}
