@@ -24,7 +24,13 @@ public static class NvggApp
             config.AddCommand<DoctorCommand>("doctor")
                 .WithDescription("Check the environment: TorchSharp/libtorch, devices, threads, caches, native-runtime fix, data present.")
                 .WithExample("doctor", "--json");
+            config.AddCommand<RunCommand>("run")
+                .WithDescription("Run C# notebooks headless (papermill-style): parameters, executed copies, offline HTML reports.")
+                .WithExample("run", "notebooks/01-train.ipynb", "-p", "epochs", "5", "--html")
+                .WithExample("run", "notebooks", "--output", "artifacts/notebooks", "--timeout", "600");
         });
+        if (args.Length > 0 && args[0] == "run")
+            args = RunCommand.NormalizeParameterArguments(args);
         return app.Run(args);
     }
 
