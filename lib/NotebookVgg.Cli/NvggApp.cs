@@ -40,6 +40,8 @@ public static class NvggApp
         var root = ex is CommandAppException ? ex : (ex.InnerException is { } inner && ex is System.Reflection.TargetInvocationException ? inner : ex);
         string message = root.Message.ReplaceLineEndings(" ").Trim();
         var stderr = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        if (Console.IsErrorRedirected)
+            stderr.Profile.Width = 4096; // one line in logs, not wrapped at 80 columns
         stderr.MarkupLine($"[red]nvgg: error:[/] {Markup.Escape(message)}");
         return root is CommandParseException or CommandConfigurationException ? UsageError : Failure;
     }
