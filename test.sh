@@ -5,6 +5,14 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 "$root/tools/setup.sh" || exit 1
 
+# The notebook report test renders a page in Debian's headless chromium (tests/NotebookVgg.Cli.Tests).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test.sh: installing chromium (Debian) for the headless report test..." >&2
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null \
+    || { echo "test.sh: could not install chromium (apt-get install chromium)" >&2; exit 1; }
+fi
+
 results="$root/artifacts/test-results"
 rm -rf "$results"; mkdir -p "$results"
 dotnet test NotebookVgg.sln -c Release --no-build --nologo \
