@@ -9,6 +9,9 @@ namespace NotebookVgg.Cli.Commands;
 /// <summary><c>nvgg run</c>: runs C# notebooks headless (papermill-style) and writes executed copies and HTML reports.</summary>
 internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 {
+    /// <summary>Exit code after Ctrl+C, as a shell reports SIGINT.</summary>
+    public const int Interrupted = 130;
+
     public sealed class Settings : CommandSettings
     {
         [CommandArgument(0, "<NOTEBOOK|FOLDER>")]
@@ -96,15 +99,37 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         var notebooks = NotebookRunner.ExpandInputs(settings.Inputs);
         // Every notebook is read and its parameters checked before the first one runs.
         var prepared = notebooks.Select(runner.Prepare).ToList();
-        var results = new List<NotebookRunResult>();
-        foreach (var state in prepared)
+        // Ctrl+C: the running cell fails as interrupted, the executed copy is still written, later notebooks do not run.
+        // A second Ctrl+C ends the process at once.
+        using var interrupt = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
         {
-            console.MarkupLine($"[bold]{Markup.Escape(state.Name)}[/]" +
-                (state.Parameters.Count > 0 ? " " + Markup.Escape(string.Join(" ", state.Parameters.Select(p => $"{p.Name}={p.Literal}"))) : ""));
-            var result = await runner.RunAsync(state).ConfigureAwait(false);
-            results.Add(result);
-            WriteNotebookSummary(console, state, result);
+            if (interrupt.IsCancellationRequested)
+                return;
+            e.Cancel = true;
+            interrupt.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        var results = new List<NotebookRunResult>();
+        try
+        {
+            foreach (var state in prepared)
+            {
+                if (interrupt.IsCancellationRequested)
+                    break;
+                console.MarkupLine($"[bold]{Markup.Escape(state.Name)}[/]" +
+                    (state.Parameters.Count > 0 ? " " + Markup.Escape(string.Join(" ", state.Parameters.Select(p => $"{p.Name}={p.Literal}"))) : ""));
+                var result = await runner.RunAsync(state, interrupt.Token).ConfigureAwait(false);
+                results.Add(result);
+                WriteNotebookSummary(console, state, result);
+            }
         }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+        if (interrupt.IsCancellationRequested)
+            return Interrupted;
         if (results.Count > 1)
         {
             int failed = results.Count(r => !r.Succeeded);

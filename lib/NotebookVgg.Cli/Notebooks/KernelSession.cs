@@ -18,6 +18,7 @@ internal enum CellFailureKind
     CompilationError,
     Exception,
     Timeout,
+    Interrupted,
 }
 
 /// <summary>A cell's failure: what the error output and the console line say.</summary>
@@ -78,10 +79,11 @@ internal sealed class KernelSession : IDisposable
     }
 
     /// <summary>
-    /// Runs one cell. With a <paramref name="timeout"/>, a cell still running then is cancelled and reported
-    /// as failed; its thread cannot be aborted in .NET, so the session must not be used again (it is abandoned).
+    /// Runs one cell. A cell still running after <paramref name="timeout"/>, or when <paramref name="interrupt"/>
+    /// fires (Ctrl+C), is cancelled and reported as failed; its thread cannot be aborted in .NET, so the session
+    /// must not be used again (it is abandoned).
     /// </summary>
-    public async Task<CellRun> RunCellAsync(string code, int executionCount, TimeSpan? timeout, string kernelName = CSharpKernelName)
+    public async Task<CellRun> RunCellAsync(string code, int executionCount, TimeSpan? timeout, CancellationToken interrupt = default)
     {
         ObjectDisposedException.ThrowIf(_abandoned, this);
         var outputs = new JsonArray();
@@ -91,18 +93,29 @@ internal sealed class KernelSession : IDisposable
             _currentExecutionCount = executionCount;
         }
         var watch = Stopwatch.StartNew();
-        var submit = new SubmitCode(code, kernelName);
+        var submit = new SubmitCode(code, CSharpKernelName);
         var send = _kernel.SendAsync(submit);
         CellFailure? failure = null;
-        if (timeout is { } limit && await Task.WhenAny(send, Task.Delay(limit)).ConfigureAwait(false) != send)
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(interrupt);
+        if (timeout is { } limit)
+            stop.CancelAfter(limit);
+        var stopped = Task.Delay(Timeout.Infinite, stop.Token);
+        if (await Task.WhenAny(send, stopped).ConfigureAwait(false) != send)
         {
             _abandoned = true;
             // Ask the kernel to cancel; a cell that ignores cancellation (a loop, a blocking call) keeps its thread.
             var cancel = _kernel.SendAsync(new Cancel());
             await Task.WhenAny(cancel, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
-            string seconds = limit.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
-            failure = new CellFailure(CellFailureKind.Timeout, "TimeoutException",
-                $"the cell did not finish within {seconds} s (--timeout) and was stopped", []);
+            if (interrupt.IsCancellationRequested)
+            {
+                failure = new CellFailure(CellFailureKind.Interrupted, "OperationCanceledException", "the run was interrupted (Ctrl+C) while this cell ran", []);
+            }
+            else
+            {
+                string seconds = timeout!.Value.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
+                failure = new CellFailure(CellFailureKind.Timeout, "TimeoutException",
+                    $"the cell did not finish within {seconds} s (--timeout) and was stopped", []);
+            }
         }
         else
         {

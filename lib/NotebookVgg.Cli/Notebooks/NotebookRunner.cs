@@ -83,6 +83,9 @@ internal sealed record NotebookRunResult(
 /// </summary>
 internal sealed class NotebookRunner(NotebookRunOptions options)
 {
+    // Resolved once: the working directory changes while notebooks run.
+    private readonly string? _outputDirectory = options.OutputDirectory is { } dir ? Path.GetFullPath(dir) : null;
+
     public const string ExecutedSuffix = ".executed.ipynb";
     public const string ReportSuffix = ".report.html";
 
@@ -166,7 +169,8 @@ internal sealed class NotebookRunner(NotebookRunOptions options)
     }
 
     /// <summary>Runs a prepared notebook and writes the executed copy (and the report). Never throws for a failing cell.</summary>
-    public async Task<NotebookRunResult> RunAsync(NotebookRunState state)
+    /// <remarks><paramref name="interrupt"/> (Ctrl+C) stops the running cell as a failure; the executed copy is still written.</remarks>
+    public async Task<NotebookRunResult> RunAsync(NotebookRunState state, CancellationToken interrupt = default)
     {
         var document = state.Document;
         var started = DateTimeOffset.Now;
@@ -205,7 +209,7 @@ internal sealed class NotebookRunner(NotebookRunOptions options)
                 }
                 executionCount++;
                 var cellStart = DateTimeOffset.Now;
-                var run = await session.RunCellAsync(cell.Source, executionCount, options.CellTimeout).ConfigureAwait(false);
+                var run = await session.RunCellAsync(cell.Source, executionCount, options.CellTimeout, interrupt).ConfigureAwait(false);
                 cell.Json["outputs"] = run.Outputs;
                 cell.Json["execution_count"] = executionCount;
                 bool failed = run.Failure is not null;
@@ -253,7 +257,7 @@ internal sealed class NotebookRunner(NotebookRunOptions options)
         string stem = Path.GetFileNameWithoutExtension(full);
         if (stem.EndsWith(".executed", StringComparison.OrdinalIgnoreCase))
             stem = stem[..^".executed".Length];
-        string directory = options.OutputDirectory is { } dir ? Path.GetFullPath(dir) : Path.GetDirectoryName(full)!;
+        string directory = _outputDirectory ?? Path.GetDirectoryName(full)!;
         return Path.Combine(directory, stem);
     }
 

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using NotebookVgg.Cli.Commands;
 using NotebookVgg.Cli.Tests.TestSupport;
 using NotebookVgg.Tests.TestSupport;
@@ -69,6 +70,21 @@ public class RunCommandTests
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("nvgg run: hangs.ipynb: cell 2 failed: TimeoutException: the cell did not finish within 2 s (--timeout) and was stopped", run.Stderr, StringComparison.Ordinal);
         Assert.True(File.Exists(temp.Combine("hangs.executed.ipynb")));
+    }
+
+    [Fact]
+    public void Run_CtrlC_StopsTheRunningCellAndStillWritesTheExecutedNotebook()
+    {
+        using var temp = new TempDirectory();
+        CopyTo(temp, "hangs.ipynb");
+
+        // No --timeout: the second cell would run for ever; Ctrl+C arrives once the first cell is done.
+        var run = Nvgg.RunAndInterrupt(temp.Path, interruptWhenStdoutHas: "cell 1 [1]", "run", "hangs.ipynb");
+
+        Assert.Equal(RunCommand.Interrupted, run.ExitCode);
+        Assert.Contains("nvgg run: hangs.ipynb: cell 2 failed: OperationCanceledException: the run was interrupted (Ctrl+C)", run.Stderr, StringComparison.Ordinal);
+        var hung = CodeCell(ReadJson(temp.Combine("hangs.executed.ipynb")), 1);
+        Assert.Equal("OperationCanceledException", (string?)((JsonArray)hung["outputs"]!).OfType<JsonObject>().Last()["ename"]);
     }
 
     [Fact]

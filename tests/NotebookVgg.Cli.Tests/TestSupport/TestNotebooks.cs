@@ -64,7 +64,10 @@ internal static class Nvgg
         }
     }
 
-    public static Result Run(string workingDirectory, params string[] args)
+    public static Result Run(string workingDirectory, params string[] args) => RunAndInterrupt(workingDirectory, interruptWhenStdoutHas: null, args);
+
+    /// <summary>Runs nvgg; once stdout contains <paramref name="interruptWhenStdoutHas"/>, sends it SIGINT (Ctrl+C).</summary>
+    public static Result RunAndInterrupt(string workingDirectory, string? interruptWhenStdoutHas, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -77,7 +80,24 @@ internal static class Nvgg
         foreach (string arg in args)
             start.ArgumentList.Add(arg);
         using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stdoutText = new System.Text.StringBuilder();
+        var stdout = Task.Run(async () =>
+        {
+            bool interrupted = false;
+            while (await process.StandardOutput.ReadLineAsync() is { } line)
+            {
+                lock (stdoutText)
+                    stdoutText.AppendLine(line);
+                if (!interrupted && interruptWhenStdoutHas is not null && line.Contains(interruptWhenStdoutHas, StringComparison.Ordinal))
+                {
+                    interrupted = true;
+                    using var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+                    await kill.WaitForExitAsync();
+                }
+            }
+            lock (stdoutText)
+                return stdoutText.ToString();
+        });
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
         {
