@@ -77,8 +77,10 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        // The CLI's own lines go to the console as it is now; the runner redirects Console while kernels run.
+        // The CLI's own lines go to the console as it is now: while kernels run, and after a stopped cell (whose
+        // kernel may put back its own Console redirection late), Console.Out/Error may point elsewhere.
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        var stderr = Console.Error;
         if (Console.IsOutputRedirected)
             console.Profile.Width = 4096; // a log gets one line per cell, not lines wrapped at 80 columns
         var parameters = settings.Parameters
@@ -96,7 +98,9 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             CellFinished = (state, cell) => WriteCellLine(console, state, cell),
         });
 
-        var notebooks = NotebookRunner.ExpandInputs(settings.Inputs);
+        var notebooks = NotebookRunner.ExpandInputs(settings.Inputs).Distinct(StringComparer.Ordinal).ToList();
+        if (notebooks.GroupBy(runner.OutputPathFor, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } clash)
+            throw new InvalidOperationException($"{string.Join(" and ", clash)} would both be written to {clash.Key}; run them with different --output folders");
         // Every notebook is read and its parameters checked before the first one runs.
         var prepared = notebooks.Select(runner.Prepare).ToList();
         // Ctrl+C: the running cell fails as interrupted, the executed copy is still written, later notebooks do not run.
@@ -121,7 +125,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
                     (state.Parameters.Count > 0 ? " " + Markup.Escape(string.Join(" ", state.Parameters.Select(p => $"{p.Name}={p.Literal}"))) : ""));
                 var result = await runner.RunAsync(state, interrupt.Token).ConfigureAwait(false);
                 results.Add(result);
-                WriteNotebookSummary(console, state, result);
+                WriteNotebookSummary(console, stderr, state, result);
             }
         }
         finally
@@ -157,7 +161,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             console.MarkupLine($"  {Markup.Escape(label)} {time}  [grey]{Markup.Escape(cell.FirstLine)}[/]");
     }
 
-    private static void WriteNotebookSummary(IAnsiConsole console, NotebookRunState state, NotebookRunResult result)
+    private static void WriteNotebookSummary(IAnsiConsole console, TextWriter stderr, NotebookRunState state, NotebookRunResult result)
     {
         int run = result.Cells.Count(c => c.Status != CellStatus.NotRun);
         int notRun = result.Cells.Count(c => c.Status == CellStatus.NotRun);
@@ -166,7 +170,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         if (result.FailedCell is { } failed)
         {
             // One line that names notebook, cell and error, for CI logs.
-            Console.Error.WriteLine($"nvgg run: {state.Name}: {failed.Label} failed: {failed.Failure?.Summary}");
+            stderr.WriteLine($"nvgg run: {state.Name}: {failed.Label} failed: {failed.Failure?.Summary}");
             console.MarkupLine($"[red]{Markup.Escape(state.Name)}: failed at {Markup.Escape(failed.Label)}[/] after {run} cells in {Seconds(result.Elapsed)}" +
                 (notRun > 0 ? $", {notRun} not run" : "") + $" → {Markup.Escape(written)}");
         }

@@ -321,7 +321,14 @@ internal sealed class NotebookRunner(NotebookRunOptions options)
         {
             if (value == '\n')
             {
-                inner.WriteLine(prefix + _line.ToString().TrimEnd('\r'));
+                try
+                {
+                    inner.WriteLine(prefix + _line.ToString().TrimEnd('\r'));
+                }
+                catch (ObjectDisposedException)
+                {
+                    // A stopped cell's thread writing after the log was closed: nowhere left to put it.
+                }
                 _line.Clear();
             }
             else
