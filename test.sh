@@ -5,6 +5,18 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 "$root/tools/setup.sh" || exit 1
 
+# Notebook runner tests (tests/NotebookVgg.Cli.Tests) render a report in Debian's headless chromium and check
+# executed notebooks against the nbformat schema with Debian's python3-nbformat.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+/usr/bin/python3 -c "import nbformat" >/dev/null 2>&1 || missing+=(python3-nbformat)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing ${missing[*]} (Debian) for the notebook runner tests..." >&2
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || { echo "test.sh: could not install ${missing[*]} (apt-get install ${missing[*]})" >&2; exit 1; }
+fi
+
 results="$root/artifacts/test-results"
 rm -rf "$results"; mkdir -p "$results"
 dotnet test NotebookVgg.sln -c Release --no-build --nologo \

@@ -59,7 +59,13 @@ public static class NvggApp
                     .WithDescription("Counts per split and class, per-channel mean/std of the train pixels, class names.")
                     .WithExample("data", "summary", "--json");
             });
+            config.AddCommand<RunCommand>("run")
+                .WithDescription("Run C# notebooks headless (papermill-style): parameters, executed copies, offline HTML reports.")
+                .WithExample("run", "notebooks/01-train.ipynb", "-p", "epochs", "5", "--html")
+                .WithExample("run", "notebooks", "--output", "artifacts/notebooks", "--timeout", "600");
         });
+        if (args.Length > 0 && args[0] == "run")
+            args = RunCommand.NormalizeParameterArguments(args);
         return app.Run(args);
     }
 
@@ -69,6 +75,8 @@ public static class NvggApp
         var root = ex is CommandAppException ? ex : (ex.InnerException is { } inner && ex is System.Reflection.TargetInvocationException ? inner : ex);
         string message = root.Message.ReplaceLineEndings(" ").Trim();
         var stderr = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        if (Console.IsErrorRedirected)
+            stderr.Profile.Width = 4096; // one line in logs, not wrapped at 80 columns
         stderr.MarkupLine($"[red]nvgg: error:[/] {Markup.Escape(message)}");
         return root is CommandParseException or CommandConfigurationException ? UsageError : Failure;
     }

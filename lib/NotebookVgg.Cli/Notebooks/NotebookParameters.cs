@@ -1,0 +1,163 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace NotebookVgg.Cli.Notebooks;
+
+/// <summary>The types a notebook parameter may have (what a command-line value can be parsed into).</summary>
+internal enum ParameterType
+{
+    String,
+    Int,
+    Long,
+    Double,
+    Bool,
+}
+
+/// <summary>A variable declared in the cell tagged <c>parameters</c>; <see cref="Type"/> is null when it is none of the supported types.</summary>
+internal sealed record ParameterDeclaration(string Name, ParameterType? Type, string DeclaredType);
+
+/// <summary>A command-line value bound to a declared parameter: the typed value and the C# literal that assigns it.</summary>
+internal sealed record BoundParameter(string Name, ParameterType Type, object Value, string Literal);
+
+/// <summary>Thrown when -p values do not fit the notebook's parameters; the message is the one line shown to the user.</summary>
+internal sealed class NotebookParameterException(string message) : Exception(message);
+
+/// <summary>
+/// Papermill-style parameters for C# notebooks: the defaults are declarations in the cell tagged <c>parameters</c>
+/// (<c>var epochs = 3;</c>, <c>string profile = "smoke";</c>); the runner adds a cell tagged
+/// <c>injected-parameters</c> right after it with typed assignments of the command-line values.
+/// </summary>
+internal static class NotebookParameters
+{
+    public const string ParametersTag = "parameters";
+    public const string InjectedTag = "injected-parameters";
+
+    /// <summary>Reads the declarations of a parameters cell (script syntax, as the C# kernel parses it).</summary>
+    public static IReadOnlyList<ParameterDeclaration> ReadDeclarations(string code)
+    {
+        var tree = CSharpSyntaxTree.ParseText(code, new CSharpParseOptions(kind: SourceCodeKind.Script));
+        var declarations = new List<ParameterDeclaration>();
+        foreach (var node in tree.GetRoot().DescendantNodes(descendIntoChildren: n => n is CompilationUnitSyntax or GlobalStatementSyntax))
+        {
+            VariableDeclarationSyntax? declaration = node switch
+            {
+                FieldDeclarationSyntax field => field.Declaration,
+                LocalDeclarationStatementSyntax local => local.Declaration,
+                _ => null,
+            };
+            if (declaration is null)
+                continue;
+            foreach (var variable in declaration.Variables)
+            {
+                var type = InferType(declaration.Type, variable.Initializer?.Value);
+                declarations.Add(new ParameterDeclaration(variable.Identifier.ValueText, type, declaration.Type.ToString()));
+            }
+        }
+        return declarations;
+    }
+
+    /// <summary>
+    /// Binds <paramref name="values"/> (name, text) to <paramref name="declarations"/>. An unknown name, a parameter
+    /// of an unsupported type or a value that does not parse is a <see cref="NotebookParameterException"/> naming the notebook.
+    /// </summary>
+    public static IReadOnlyList<BoundParameter> Bind(
+        IReadOnlyList<ParameterDeclaration> declarations,
+        IReadOnlyList<KeyValuePair<string, string>> values,
+        string notebookName)
+    {
+        var byName = declarations.GroupBy(d => d.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
+        var bound = new List<BoundParameter>();
+        foreach (var (name, text) in values)
+        {
+            if (!byName.TryGetValue(name, out var declaration))
+            {
+                string known = byName.Count == 0 ? "it declares none" : "it declares " + string.Join(", ", byName.Keys);
+                throw new NotebookParameterException($"{notebookName}: unknown parameter '{name}' ({known})");
+            }
+            if (declaration.Type is not { } type)
+                throw new NotebookParameterException(
+                    $"{notebookName}: parameter '{name}' is declared as '{declaration.DeclaredType}'; only string, int, long, double and bool (or var with such a literal) can be set with -p");
+            bound.RemoveAll(b => b.Name == name); // the last -p for a name wins, as in papermill
+            bound.Add(Parse(name, type, text, notebookName));
+        }
+        return bound;
+    }
+
+    /// <summary>The source of the injected cell: one typed assignment per parameter.</summary>
+    public static string InjectedCellSource(IReadOnlyList<BoundParameter> parameters)
+    {
+        var source = new StringBuilder("// Parameters injected by nvgg run\n");
+        foreach (var p in parameters)
+            source.Append(p.Name).Append(" = ").Append(p.Literal).Append(";\n");
+        return source.ToString().TrimEnd('\n');
+    }
+
+    private static BoundParameter Parse(string name, ParameterType type, string text, string notebookName)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        NotebookParameterException Bad(string what) =>
+            new($"{notebookName}: parameter '{name}' is {what}; cannot use the value '{text}'");
+        switch (type)
+        {
+            case ParameterType.String:
+                return new BoundParameter(name, type, text, SymbolDisplay.FormatLiteral(text, quote: true));
+            case ParameterType.Int:
+                if (!int.TryParse(text, NumberStyles.AllowLeadingSign, inv, out int i))
+                    throw Bad("an int");
+                return new BoundParameter(name, type, i, i.ToString(inv));
+            case ParameterType.Long:
+                if (!long.TryParse(text, NumberStyles.AllowLeadingSign, inv, out long l))
+                    throw Bad("a long");
+                return new BoundParameter(name, type, l, l.ToString(inv) + "L");
+            case ParameterType.Double:
+                if (!double.TryParse(text, NumberStyles.Float, inv, out double d))
+                    throw Bad("a double");
+                string literal = double.IsNaN(d) ? "double.NaN"
+                    : double.IsPositiveInfinity(d) ? "double.PositiveInfinity"
+                    : double.IsNegativeInfinity(d) ? "double.NegativeInfinity"
+                    : d.ToString("R", inv) + "d";
+                return new BoundParameter(name, type, d, literal);
+            case ParameterType.Bool:
+                if (!bool.TryParse(text, out bool b))
+                    throw Bad("a bool (true or false)");
+                return new BoundParameter(name, type, b, b ? "true" : "false");
+            default:
+                throw new ArgumentOutOfRangeException(nameof(type), type, null);
+        }
+    }
+
+    private static ParameterType? InferType(TypeSyntax declared, ExpressionSyntax? initializer)
+    {
+        if (declared is PredefinedTypeSyntax predefined)
+        {
+            return predefined.Keyword.Kind() switch
+            {
+                SyntaxKind.StringKeyword => ParameterType.String,
+                SyntaxKind.IntKeyword => ParameterType.Int,
+                SyntaxKind.LongKeyword => ParameterType.Long,
+                SyntaxKind.DoubleKeyword => ParameterType.Double,
+                SyntaxKind.BoolKeyword => ParameterType.Bool,
+                _ => null,
+            };
+        }
+        if (declared is not IdentifierNameSyntax { IsVar: true })
+            return null;
+        // var: the literal decides, as the compiler would (a leading minus sign included).
+        if (initializer is PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.UnaryMinusExpression } negated)
+            initializer = negated.Operand;
+        if (initializer is not LiteralExpressionSyntax literal)
+            return null;
+        return literal.Token.Value switch
+        {
+            string => ParameterType.String,
+            int => ParameterType.Int,
+            long => ParameterType.Long,
+            double => ParameterType.Double,
+            bool => ParameterType.Bool,
+            _ => null,
+        };
+    }
+}

@@ -1,0 +1,133 @@
+using System.Text.Json.Nodes;
+using NotebookVgg.Cli.Commands;
+using NotebookVgg.Cli.Tests.TestSupport;
+using NotebookVgg.Tests.TestSupport;
+using static NotebookVgg.Cli.Tests.TestSupport.TestNotebooks;
+
+namespace NotebookVgg.Cli.Tests.Commands;
+
+/// <summary>nvgg run as a person runs it: the built CLI in its own process.</summary>
+public class RunCommandTests
+{
+    [Fact]
+    public void NormalizeParameterArguments_AcceptsPapermillAndEqualsForms()
+    {
+        string[] args = ["run", "nb.ipynb", "-p", "epochs", "5", "--parameter", "profile=a b", "-p", "note", "x=y", "--html"];
+
+        Assert.Equal(["run", "nb.ipynb", "-p", "epochs=5", "--parameter", "profile=a b", "-p", "note=x=y", "--html"],
+            RunCommand.NormalizeParameterArguments(args));
+    }
+
+    [Fact]
+    public void Run_PassingNotebookWithParameters_ExitsZeroAndWritesOutputsOfTheInjectedValues()
+    {
+        using var temp = new TempDirectory();
+        CopyTo(temp, "parameters.ipynb");
+
+        var run = Nvgg.Run(temp.Path, "run", "parameters.ipynb", "-p", "epochs", "7", "-p", "profile", "full run",
+            "--output", "out", "--html", "--kernel-log", "kernel.log");
+
+        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        var executed = ReadJson(temp.Combine("out", "parameters.executed.ipynb"));
+        Assert.StartsWith("epochs=7 profile=full run ", StreamText(CodeCell(executed, 2), "stdout"), StringComparison.Ordinal);
+        Assert.True(File.Exists(temp.Combine("out", "parameters.report.html")));
+        // One line per cell with its time, and a summary.
+        Assert.Contains("parameters.ipynb epochs=7 profile=\"full run\"", run.Stdout, StringComparison.Ordinal);
+        Assert.Matches(@"injected parameters \[2\] +\d+\.\d\d s", run.Stdout);
+        Assert.Matches(@"cell 6 \[6\] +\d+\.\d\d s  epochs \* 2", run.Stdout);
+        Assert.Contains("parameters.ipynb: 6 cells passed in", run.Stdout, StringComparison.Ordinal);
+        // What the cells print goes into the notebook, not between the CLI's lines.
+        Assert.DoesNotContain("epochs=7 profile=full run", run.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("a line on stderr", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("epochs=7 profile=full run", File.ReadAllText(temp.Combine("kernel.log")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_ThrowingNotebook_ExitsNonZeroNamingNotebookCellAndError()
+    {
+        using var temp = new TempDirectory();
+        CopyTo(temp, "throws.ipynb");
+
+        var run = Nvgg.Run(temp.Path, "run", "throws.ipynb");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("nvgg run: throws.ipynb: cell 3 failed: InvalidOperationException: boom from the second code cell", run.Stderr, StringComparison.Ordinal);
+        Assert.Matches(@"cell 3 \[2\] +\d+\.\d\d s  FAILED InvalidOperationException: boom", run.Stdout);
+        Assert.Contains("throws.ipynb: failed at cell 3 after 2 cells", run.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotMatch("(?m)^before the failure$", run.Stdout); // the cell's own output stays in the notebook
+        var executed = ReadJson(temp.Combine("throws.executed.ipynb"));
+        Assert.Equal("InvalidOperationException", (string?)CodeCell(executed, 1)["outputs"]![0]!["ename"]);
+    }
+
+    [Fact]
+    public void Run_HangingCellWithTimeout_ExitsNonZeroAndTheProcessEnds()
+    {
+        using var temp = new TempDirectory();
+        CopyTo(temp, "hangs.ipynb");
+
+        var run = Nvgg.Run(temp.Path, "run", "hangs.ipynb", "--timeout", "2");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("nvgg run: hangs.ipynb: cell 2 failed: TimeoutException: the cell did not finish within 2 s (--timeout) and was stopped", run.Stderr, StringComparison.Ordinal);
+        Assert.True(File.Exists(temp.Combine("hangs.executed.ipynb")));
+    }
+
+    [Fact]
+    public void Run_CtrlC_StopsTheRunningCellAndStillWritesTheExecutedNotebook()
+    {
+        using var temp = new TempDirectory();
+        CopyTo(temp, "hangs.ipynb");
+
+        // No --timeout: the second cell would run for ever; Ctrl+C arrives once the first cell is done.
+        var run = Nvgg.RunAndInterrupt(temp.Path, interruptWhenStdoutHas: "cell 1 [1]", "run", "hangs.ipynb");
+
+        Assert.Equal(RunCommand.Interrupted, run.ExitCode);
+        Assert.Contains("nvgg run: hangs.ipynb: cell 2 failed: OperationCanceledException: the run was interrupted (Ctrl+C)", run.Stderr, StringComparison.Ordinal);
+        var hung = CodeCell(ReadJson(temp.Combine("hangs.executed.ipynb")), 1);
+        Assert.Equal("OperationCanceledException", (string?)((JsonArray)hung["outputs"]!).OfType<JsonObject>().Last()["ename"]);
+    }
+
+    [Fact]
+    public void Run_Folder_RunsEveryNotebookInOrderAndSummarises()
+    {
+        using var temp = new TempDirectory();
+        CopyTo(temp, "compile-error.ipynb");
+        CopyTo(temp, "throws.ipynb");
+        File.Copy(Path.Combine(SourceFolder, "parameters.ipynb"), temp.Combine("a-parameters.ipynb"));
+
+        var run = Nvgg.Run(temp.Path, "run", ".");
+
+        Assert.Equal(1, run.ExitCode);
+        int a = run.Stdout.IndexOf("a-parameters.ipynb: 5 cells passed", StringComparison.Ordinal);
+        int b = run.Stdout.IndexOf("compile-error.ipynb: failed at cell 2", StringComparison.Ordinal);
+        int c = run.Stdout.IndexOf("throws.ipynb: failed at cell 3", StringComparison.Ordinal);
+        Assert.True(a >= 0 && b > a && c > b, run.Stdout);
+        Assert.Contains("2 of 3 notebooks failed: compile-error.ipynb, throws.ipynb", run.Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "-p", "epoch", "5" }, "nvgg: error: parameters.ipynb: unknown parameter 'epoch' (it declares epochs, profile, lr, verbose, seed)")]
+    [InlineData(new[] { "-p", "epochs", "many" }, "nvgg: error: parameters.ipynb: parameter 'epochs' is an int; cannot use the value 'many'")]
+    public void Run_BadParameter_FailsBeforeRunningWithOneLine(string[] parameters, string message)
+    {
+        using var temp = new TempDirectory();
+        CopyTo(temp, "parameters.ipynb");
+
+        var run = Nvgg.Run(temp.Path, ["run", "parameters.ipynb", .. parameters]);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(message, run.Stderr.Trim());
+        Assert.Equal(["parameters.ipynb"], temp.Files());
+    }
+
+    [Fact]
+    public void Run_MissingNotebook_FailsWithOneLine()
+    {
+        using var temp = new TempDirectory();
+
+        var run = Nvgg.Run(temp.Path, "run", "nowhere.ipynb");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal("nvgg: error: notebook or folder not found: nowhere.ipynb", run.Stderr.Trim());
+    }
+}

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using NotebookVgg.Tests.TestSupport;
+
+// Each notebook run changes the process's working directory and Console; tests run one at a time.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+namespace NotebookVgg.Cli.Tests.TestSupport;
+
+/// <summary>The purpose-written notebooks under Notebooks/, copied into a temporary folder per test.</summary>
+internal static class TestNotebooks
+{
+    public static string SourceFolder { get; } = RepoFiles.Path("tests", "NotebookVgg.Cli.Tests", "Notebooks");
+
+    /// <summary>Copies notebook <paramref name="name"/> (e.g. "throws.ipynb") into <paramref name="folder"/> and returns its path.</summary>
+    public static string CopyTo(TempDirectory folder, string name)
+    {
+        string source = Path.Combine(SourceFolder, name);
+        if (!File.Exists(source))
+            throw new FileNotFoundException($"test notebook missing: {source}", source);
+        string target = folder.Combine(name);
+        File.Copy(source, target, overwrite: true);
+        return target;
+    }
+
+    public static JsonObject ReadJson(string path) => (JsonObject)JsonNode.Parse(File.ReadAllText(path))!;
+
+    public static JsonArray Cells(JsonObject notebook) => (JsonArray)notebook["cells"]!;
+
+    public static JsonObject CodeCell(JsonObject notebook, int index) =>
+        Cells(notebook).OfType<JsonObject>().Where(c => (string?)c["cell_type"] == "code").ElementAt(index);
+
+    public static string Text(JsonNode? node) => node switch
+    {
+        JsonArray lines => string.Concat(lines.Select(l => (string?)l)),
+        JsonValue v => (string?)v ?? "",
+        _ => "",
+    };
+
+    /// <summary>All stream text of one stream ("stdout" or "stderr") in a cell.</summary>
+    public static string StreamText(JsonObject cell, string name) =>
+        string.Concat(((JsonArray)cell["outputs"]!).OfType<JsonObject>()
+            .Where(o => (string?)o["output_type"] == "stream" && (string?)o["name"] == name)
+            .Select(o => Text(o["text"])));
+
+    public static IReadOnlyList<string> Tags(JsonObject cell) =>
+        cell["metadata"]?["tags"] is JsonArray tags ? tags.Select(t => (string?)t ?? "").ToList() : [];
+}
+
+/// <summary>Runs the built CLI (nvgg.dll of this configuration) as a person would, in its own process.</summary>
+internal static class Nvgg
+{
+    public sealed record Result(int ExitCode, string Stdout, string Stderr);
+
+    public static string DllPath
+    {
+        get
+        {
+            string configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
+            string path = RepoFiles.Path("lib", "NotebookVgg.Cli", "bin", configuration, "net10.0", "nvgg.dll");
+            if (!File.Exists(path))
+                throw new FileNotFoundException($"{path}: build the CLI first (dotnet build NotebookVgg.sln -c {configuration})", path);
+            return path;
+        }
+    }
+
+    public static Result Run(string workingDirectory, params string[] args) => RunAndInterrupt(workingDirectory, interruptWhenStdoutHas: null, args);
+
+    /// <summary>Runs nvgg; once stdout contains <paramref name="interruptWhenStdoutHas"/>, sends it SIGINT (Ctrl+C).</summary>
+    public static Result RunAndInterrupt(string workingDirectory, string? interruptWhenStdoutHas, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(DllPath);
+        foreach (string arg in args)
+            start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        var stdoutText = new System.Text.StringBuilder();
+        var stdout = Task.Run(async () =>
+        {
+            bool interrupted = false;
+            while (await process.StandardOutput.ReadLineAsync() is { } line)
+            {
+                lock (stdoutText)
+                    stdoutText.AppendLine(line);
+                if (!interrupted && interruptWhenStdoutHas is not null && line.Contains(interruptWhenStdoutHas, StringComparison.Ordinal))
+                {
+                    interrupted = true;
+                    using var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+                    await kill.WaitForExitAsync();
+                }
+            }
+            lock (stdoutText)
+                return stdoutText.ToString();
+        });
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"nvgg {string.Join(' ', args)} did not finish within 3 minutes");
+        }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs notebooks under the official .NET Interactive Jupyter kernel (.net-csharp), the one VS Code and Jupyter
+# use, to check they do not depend on `nvgg run`:
+#   tools/run-official-kernel.sh NOTEBOOK.ipynb... [--output DIR]     (default DIR: artifacts/official-kernel)
+# Writes DIR/NAME.ipynb (executed by jupyter nbconvert) and exits non-zero if a notebook fails.
+# Installs what it needs, idempotently: Debian's jupyter-nbconvert, python3-nbclient, python3-ipykernel and
+# jupyter-client, and the Microsoft.dotnet-interactive tool (1.0.712001). Parameters are not injected: the
+# notebook runs with its defaults. About 10-20 s per small notebook here (kernel start plus NuGet restores).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+interactive_version="1.0.712001"
+
+notebooks=()
+output="$root/artifacts/official-kernel"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --output) output="$2"; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) notebooks+=("$1"); shift ;;
+  esac
+done
+if [ ${#notebooks[@]} -eq 0 ]; then
+  echo "usage: tools/run-official-kernel.sh NOTEBOOK.ipynb... [--output DIR]" >&2
+  exit 2
+fi
+
+if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+# Debian's system python3 runs nbconvert (a pyenv python3 earlier on PATH would not have these modules).
+if ! /usr/bin/python3 -c "import nbconvert, nbclient, ipykernel, jupyter_client" 2>/dev/null; then
+  echo "run-official-kernel: installing jupyter-nbconvert, python3-nbclient, python3-ipykernel, jupyter-client..." >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq jupyter-nbconvert python3-nbclient python3-ipykernel jupyter-client >/dev/null
+fi
+
+export PATH="$PATH:$HOME/.dotnet/tools"
+if ! dotnet tool list -g | grep -qi "microsoft.dotnet-interactive *$interactive_version"; then
+  echo "run-official-kernel: installing Microsoft.dotnet-interactive $interactive_version..." >&2
+  dotnet tool uninstall -g Microsoft.dotnet-interactive >/dev/null 2>&1 || true
+  dotnet tool install -g Microsoft.dotnet-interactive --version "$interactive_version" >/dev/null
+fi
+if ! /usr/bin/python3 -m jupyter kernelspec list 2>/dev/null | grep -q '\.net-csharp'; then
+  dotnet interactive jupyter install >/dev/null
+fi
+
+mkdir -p "$output"
+failed=0
+for notebook in "${notebooks[@]}"; do
+  if [ ! -f "$notebook" ]; then
+    echo "run-official-kernel: notebook not found: $notebook" >&2
+    failed=1
+    continue
+  fi
+  name="$(basename "$notebook")"
+  start=$(date +%s%N)
+  # nbconvert runs the kernel with the notebook's folder as working directory, as VS Code does.
+  if /usr/bin/python3 -m nbconvert --to notebook --execute \
+       --ExecutePreprocessor.kernel_name=.net-csharp --ExecutePreprocessor.timeout=1800 \
+       --output-dir "$output" --output "$name" "$notebook" >"$output/${name%.ipynb}.log" 2>&1; then
+    echo "run-official-kernel: $name passed in $(( ($(date +%s%N) - start) / 1000000 )) ms -> $output/$name"
+  else
+    echo "run-official-kernel: $name FAILED in $(( ($(date +%s%N) - start) / 1000000 )) ms (log: $output/${name%.ipynb}.log)" >&2
+    grep -E "^(Error|[A-Za-z.]+Exception)" "$output/${name%.ipynb}.log" | head -3 >&2 || true
+    failed=1
+  fi
+done
+exit $failed
