@@ -1,3 +1,4 @@
+using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Models;
 using NotebookVgg.Tests.Weights;
 using NotebookVgg.Weights;
@@ -160,11 +161,4 @@ public sealed class VggTests
         using var noGrad = no_grad();
         WeightFixtures.AssertClose(WeightFixtures.Expected($"vgg19.{key}"), model.ExtractFeatures(WeightFixtures.Input(), cut));
     }
-}
-
-/// <summary>Tests that seed torch's global generator run alone, so no other test draws from it in between.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class GlobalRandomState
-{
-    public const string Name = "global torch random state";
 }

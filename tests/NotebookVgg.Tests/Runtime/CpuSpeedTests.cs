@@ -1,9 +1,11 @@
+using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace NotebookVgg.Tests.Runtime;
 
+[Collection(GlobalRandomState.Name)]
 public class CpuSpeedTests
 {
     private static nn.Module<Tensor, Tensor> SmallConvNet()

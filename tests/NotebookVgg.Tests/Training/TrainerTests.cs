@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace NotebookVgg.Tests.Training;
 
+[Collection(GlobalRandomState.Name)]
 public sealed class TrainerTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
