@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using NotebookVgg.IO;
+using NotebookVgg.Weights;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -66,7 +67,8 @@ public static class Checkpoint
             using (var s = zip.CreateEntry(StateEntry, CompressionLevel.Fastest).Open())
                 JsonSerializer.Serialize(s, state, Json);
             using (var s = zip.CreateEntry(ModelEntry, CompressionLevel.NoCompression).Open())
-                model.save(s);
+            using (var writer = new BinaryWriter(s))
+                SaveContiguous(model, writer);
             if (optimizer is not null)
             {
                 using var s = zip.CreateEntry(OptimizerEntry, CompressionLevel.NoCompression).Open();
@@ -93,7 +95,8 @@ public static class Checkpoint
         try
         {
             using (var s = CopyEntry(zip, ModelEntry, path))
-                model.load(s, strict: true);
+            using (var weights = StateDict.ReadTorchSharp($"{path}!{ModelEntry}", s.ToArray()))
+                WeightLoader.Load(model, weights); // strict, per-key errors, and copy_ works into channels-last parameters
             if (optimizer is not null)
             {
                 using var s = CopyEntry(zip, OptimizerEntry, path);
@@ -101,11 +104,19 @@ public static class Checkpoint
                 optimizer.load_state_dict(reader);
             }
         }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or EndOfStreamException or IOException)
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or EndOfStreamException or IOException or WeightsMismatchException)
         {
             throw new InvalidDataException($"{path}: the checkpoint does not fit this model: {ex.Message}", ex);
         }
         return state;
+    }
+
+    /// <summary>TorchSharp's writer needs contiguous tensors; channels-last parameters are written through a contiguous copy.</summary>
+    private static void SaveContiguous(nn.Module model, BinaryWriter writer)
+    {
+        using var scope = NewDisposeScope();
+        var contiguous = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.is_contiguous() ? kv.Value : kv.Value.contiguous());
+        nn.Module.save_state_dict(writer, contiguous);
     }
 
     /// <summary>Copies a finished checkpoint to another name, atomically.</summary>

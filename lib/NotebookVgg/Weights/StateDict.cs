@@ -322,7 +322,8 @@ public sealed class StateDict : IDisposable
 
     // ---------------------------------------------------------------- TorchSharp format
 
-    private static StateDict ReadTorchSharp(string path, byte[] data)
+    /// <summary>Parses bytes in TorchSharp's Module.save layout; <paramref name="path"/> names the source in errors.</summary>
+    internal static StateDict ReadTorchSharp(string path, byte[] data)
     {
         var entries = new List<KeyValuePair<string, Tensor>>();
         try

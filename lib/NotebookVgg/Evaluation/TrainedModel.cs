@@ -1,0 +1,111 @@
+using NotebookVgg.Data;
+using NotebookVgg.Imaging;
+using NotebookVgg.Models;
+using NotebookVgg.Runtime;
+using NotebookVgg.Training;
+using NotebookVgg.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NotebookVgg.Evaluation;
+
+/// <summary>One predicted class and its probability.</summary>
+public sealed record Prediction(string Class, int Label, float Probability);
+
+/// <summary>
+/// A trained classifier rebuilt from a checkpoint: for features mode the frozen pretrained VGG (from the weights
+/// file the checkpoint names, or the same seeded random weights) plus the trained head; otherwise the whole VGG.
+/// It takes uint8 32×32 images and does the training's resize and normalization itself.
+/// </summary>
+public sealed class TrainedModel : nn.Module<Tensor, Tensor>
+{
+    private readonly Vgg _vgg;
+    private readonly nn.Module<Tensor, Tensor>? _head;
+    private readonly Preprocessing _preprocessing;
+    private readonly Interpolation _interpolation;
+
+    private TrainedModel(Vgg vgg, nn.Module<Tensor, Tensor>? head, ModelDescription description) : base(nameof(TrainedModel))
+    {
+        _vgg = vgg;
+        _head = head;
+        Description = description;
+        _preprocessing = new Preprocessing(description.Mean, description.Std, description.ImageSize, description.ImageSize);
+        _interpolation = TransferSettings.ParseInterpolation(description.Interpolation);
+        register_module("vgg", vgg);
+        if (head is not null)
+            register_module("head", head);
+    }
+
+    public ModelDescription Description { get; }
+    public string[] ClassNames => Description.ClassNames;
+
+    /// <summary>Rebuilds the model a checkpoint describes, on the CPU, in eval mode.</summary>
+    public static TrainedModel Load(string checkpointPath)
+    {
+        var state = Checkpoint.ReadState(checkpointPath);
+        var d = state.Model ?? throw new InvalidDataException($"{checkpointPath}: the checkpoint does not describe its model (written without metadata)");
+        if (d.WeightsPath is not null && !File.Exists(d.WeightsPath))
+            throw new FileNotFoundException($"{checkpointPath}: needs the pretrained weights it was trained on, {d.WeightsPath}, which is missing", d.WeightsPath);
+        int seed = state.Options.Seed;
+        var vgg = TransferLearning.BuildModel(d.Architecture, d.Mode == TrainingMode.Scratch ? null : d.WeightsPath, d.NumClasses, seed);
+        TrainedModel model;
+        if (d.Mode == TrainingMode.Features)
+        {
+            var cut = TransferSettings.ParseCut(d.FeatureCut ?? "fc7");
+            using var example = cut == FeatureCut.AfterFc7 ? zeros(1, 4096) : zeros(1, 512, 1, 1);
+            var head = FeatureHead.Create(cut, example, d.NumClasses);
+            Checkpoint.Load(checkpointPath, head);
+            model = new TrainedModel(vgg, head, d);
+        }
+        else
+        {
+            Checkpoint.Load(checkpointPath, vgg);
+            model = new TrainedModel(vgg, null, d);
+        }
+        model.eval();
+        return model;
+    }
+
+    /// <summary>uint8 N×3×32×32 images (or already prepared float N×3×S×S) to logits.</summary>
+    public override Tensor forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var scope = NewDisposeScope();
+        var x = input.dtype == ScalarType.Byte ? ImageTransforms.Prepare(input, Description.ImageSize, _preprocessing, _interpolation) : input;
+        x = CpuSpeed.ToChannelsLast(x);
+        Tensor logits = _head is null
+            ? _vgg.call(x)
+            : _head.call(Description.FeatureCut == "fc7" ? _vgg.ExtractFeatures(x, FeatureCut.AfterFc7) : _vgg.features.call(x));
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Top-k classes for image files (PNG, JPEG, ...). Each image is first reduced to 32×32 (antialiased), then
+    /// prepared exactly like the training images, so a photo looks to the model like a CIFAR-10 image.
+    /// </summary>
+    public IReadOnlyList<Prediction> Predict(string imagePath, int top = 3)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var image = ImageFiles.Read(imagePath).unsqueeze(0);
+        if (image.shape[2] != 32 || image.shape[3] != 32)
+        {
+            var small = nn.functional.interpolate(image.to_type(ScalarType.Float32), [32, 32], mode: InterpolationMode.Bilinear, align_corners: false, antialias: true);
+            image = small.round().clamp(0, 255).to_type(ScalarType.Byte);
+        }
+        var p = forward(image).softmax(1)[0];
+        var (values, indexes) = p.topk(Math.Min(top, ClassNames.Length));
+        float[] v = values.data<float>().ToArray();
+        long[] i = indexes.data<long>().ToArray();
+        return [.. v.Select((prob, k) => new Prediction(ClassNames[i[k]], (int)i[k], prob))];
+    }
+
+    /// <summary>Evaluates on a split's uint8 images in order.</summary>
+    public EvaluationResult Evaluate(Cifar10Split split, string dataName, int batchSize = 64)
+    {
+        ArgumentNullException.ThrowIfNull(split);
+        var iterator = new BatchIterator(split, batchSize, shuffle: false);
+        var source = new BatchSource(dataName, split.Count, iterator.BatchesPerEpoch, e => iterator.Epoch(e).Select(b => (b.Images, b.Labels)));
+        return Evaluator.Evaluate(this, source, ClassNames);
+    }
+}

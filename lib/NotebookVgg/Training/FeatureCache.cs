@@ -1,0 +1,119 @@
+using System.Security.Cryptography;
+using System.Text;
+using NotebookVgg.Data;
+using NotebookVgg.Models;
+using NotebookVgg.Runtime;
+using NotebookVgg.Weights;
+using static TorchSharp.torch;
+
+namespace NotebookVgg.Training;
+
+/// <summary>Features of one split: N×D float32 (D = 4,096 for fc7; 512×h×w maps for the avgpool cut) and the labels.</summary>
+public sealed class CachedFeatures(Tensor features, Tensor labels, string key, bool fromCache, string path) : IDisposable
+{
+    public Tensor Features { get; } = features;
+    public Tensor Labels { get; } = labels;
+
+    /// <summary>The hex key the features were stored under.</summary>
+    public string Key { get; } = key;
+
+    /// <summary>True when read from disk, false when computed by this call.</summary>
+    public bool FromCache { get; } = fromCache;
+
+    public string Path { get; } = path;
+    public long Count => Labels.shape[0];
+
+    public void Dispose()
+    {
+        Features.Dispose();
+        Labels.Dispose();
+    }
+}
+
+/// <summary>Progress of a feature-extraction pass.</summary>
+public sealed record ExtractionProgress(string Split, int Done, int Total, double ImagesPerSecond);
+
+/// <summary>
+/// Computes the frozen network's output for every image once (eval mode, no gradients) and keeps it on disk,
+/// keyed by everything that determines it: the weights, the cut, the input size and interpolation, the
+/// precision, and the exact images. Any change gives a new key, so a stale cache is never used.
+/// </summary>
+public static class FeatureCache
+{
+    /// <summary>What the features depend on, besides the images.</summary>
+    public sealed record Spec(string WeightsId, FeatureCut Cut, int ImageSize, Interpolation Interpolation, Preprocessing Preprocessing, bool Bf16);
+
+    public static CachedFeatures GetOrCompute(
+        Vgg model, Cifar10Split split, Spec spec, string cacheDirectory, int batchSize = 64,
+        Device? device = null, IProgress<ExtractionProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(split);
+        ArgumentNullException.ThrowIfNull(spec);
+        string key = KeyFor(split, spec);
+        // The full key is the file name: a file found under it holds exactly these features.
+        string path = System.IO.Path.Combine(cacheDirectory, $"{split.Name}-{key}.safetensors");
+        if (File.Exists(path))
+        {
+            using var stored = SafetensorsFile.Read(path);
+            if (stored.TryGetValue("features", out var f) && stored.TryGetValue("labels", out var l) && l.shape[0] == split.Count)
+                return new CachedFeatures(f.clone(), l.clone(), key, fromCache: true, path);
+            throw new InvalidDataException($"{path}: a feature cache file without the expected 'features' and 'labels' tensors; delete it to recompute");
+        }
+
+        var features = Extract(model, split, spec, batchSize, device ?? CPU, progress, cancellationToken);
+        var labels = split.Labels.clone();
+        SafetensorsFile.Write(path, new Dictionary<string, Tensor> { ["features"] = features, ["labels"] = labels },
+            new Dictionary<string, string> { ["split"] = split.Name, ["cut"] = spec.Cut.ToString(), ["imageSize"] = spec.ImageSize.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        return new CachedFeatures(features, labels, key, fromCache: false, path);
+    }
+
+    /// <summary>The frozen part's output for every image of <paramref name="split"/>, as one float32 tensor on the CPU.</summary>
+    public static Tensor Extract(Vgg model, Cifar10Split split, Spec spec, int batchSize, Device device,
+        IProgress<ExtractionProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(split);
+        ArgumentNullException.ThrowIfNull(spec);
+        model.eval();
+        using var noGrad = no_grad();
+        var parts = new List<Tensor>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int done = 0;
+        var iterator = new BatchIterator(split, batchSize, x => ImageTransforms.Prepare(x, spec.ImageSize, spec.Preprocessing, spec.Interpolation), shuffle: false);
+        foreach (var batch in iterator.Epoch(0))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var x = CpuSpeed.ToChannelsLast(batch.Images.to(device));
+            Tensor y;
+            using (spec.Bf16 ? CpuSpeed.Autocast() : null)
+                y = spec.Cut == FeatureCut.AfterFc7 ? model.ExtractFeatures(x, FeatureCut.AfterFc7) : model.features.call(x);
+            parts.Add(y.to_type(ScalarType.Float32).to(CPU).contiguous().MoveToOuterDisposeScope());
+            done += batch.Count;
+            progress?.Report(new ExtractionProgress(split.Name, done, split.Count, done / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+        }
+        if (parts.Count == 0)
+            throw new InvalidOperationException($"split '{split.Name}' is empty: nothing to extract");
+        var all = cat(parts, 0);
+        foreach (var p in parts)
+            p.Dispose();
+        return all;
+    }
+
+    /// <summary>A SHA-256 over the spec and the exact image and label bytes.</summary>
+    public static string KeyFor(Cifar10Split split, Spec spec)
+    {
+        ArgumentNullException.ThrowIfNull(split);
+        ArgumentNullException.ThrowIfNull(spec);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        string header = FormattableString.Invariant(
+            $"v1|{spec.WeightsId}|{spec.Cut}|{spec.ImageSize}|{spec.Interpolation}|{string.Join(",", spec.Preprocessing.Mean)}|{string.Join(",", spec.Preprocessing.Std)}|bf16={spec.Bf16}|{split.Count}");
+        hash.AppendData(Encoding.UTF8.GetBytes(header));
+        using (var images = split.Images.contiguous())
+            hash.AppendData(images.bytes);
+        using (var labels = split.Labels.contiguous())
+            hash.AppendData(labels.bytes);
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+}

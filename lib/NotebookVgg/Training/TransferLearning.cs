@@ -1,0 +1,340 @@
+using System.Globalization;
+using NotebookVgg.Data;
+using NotebookVgg.Evaluation;
+using NotebookVgg.IO;
+using NotebookVgg.Models;
+using NotebookVgg.Runtime;
+using NotebookVgg.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NotebookVgg.Training;
+
+/// <summary>Everything a transfer-learning run needs besides the optimizer settings.</summary>
+public sealed record TransferSettings
+{
+    public required TrainingOptions Options { get; init; }
+
+    /// <summary>A folder holding cifar-10-batches-bin (or that folder itself).</summary>
+    public required string DataDirectory { get; init; }
+
+    public string Architecture { get; init; } = "vgg19";
+
+    /// <summary>A weights file (any supported format) or null for random weights (labelled "random weights" everywhere).</summary>
+    public string? WeightsPath { get; init; }
+
+    /// <summary>Name of the registry entry the file belongs to, for preprocessing and labels (e.g. "vgg19").</summary>
+    public string? WeightsName { get; init; }
+
+    /// <summary>Features mode: fc7 (4,096 values) or avgpool (25,088 values).</summary>
+    public FeatureCut Cut { get; init; } = FeatureCut.AfterFc7;
+
+    public Interpolation Interpolation { get; init; } = Interpolation.Bilinear;
+    public int? TrainPerClass { get; init; }
+    public int? TestPerClass { get; init; }
+
+    /// <summary>Fine-tuning: freeze every layer up to and including this one (e.g. "features.27"); null: train everything.</summary>
+    public string? FreezeUpTo { get; init; }
+
+    /// <summary>bfloat16 compute (CPU autocast) for feature extraction and fine-tuning; fp32 weights either way.</summary>
+    public bool Bf16 { get; init; }
+
+    /// <summary>Where features are cached (default: &lt;data&gt;/features).</summary>
+    public string? FeatureCacheDirectory { get; init; }
+
+    /// <summary>The checkpoint to write (and resume from with <see cref="Resume"/>); null: none.</summary>
+    public string? CheckpointPath { get; init; }
+
+    public bool Resume { get; init; }
+
+    /// <summary>Builds the settings of a named profile; explicit arguments override the profile's choices.</summary>
+    public static TransferSettings FromProfile(TrainingProfile profile, string dataDirectory, string? weightsPath)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        return new TransferSettings
+        {
+            Options = profile.Options,
+            DataDirectory = dataDirectory,
+            WeightsPath = weightsPath,
+            WeightsName = weightsPath is null ? null : profile.PretrainedWeights,
+            Cut = ParseCut(profile.FeatureCut),
+            Interpolation = ParseInterpolation(profile.Interpolation),
+            TrainPerClass = profile.TrainPerClass,
+            TestPerClass = profile.TestPerClass,
+        };
+    }
+
+    public static FeatureCut ParseCut(string cut) => cut?.Trim().ToLowerInvariant() switch
+    {
+        "fc7" or "afterfc7" => FeatureCut.AfterFc7,
+        "avgpool" or "afteravgpool" => FeatureCut.AfterAvgPool,
+        _ => throw new ArgumentException($"feature cut '{cut}': expected fc7 or avgpool"),
+    };
+
+    public static Interpolation ParseInterpolation(string mode) =>
+        Enum.TryParse<Interpolation>(mode, ignoreCase: true, out var m) && Enum.IsDefined(m)
+            ? m
+            : throw new ArgumentException($"interpolation '{mode}': expected nearest, bilinear or bicubic");
+}
+
+/// <summary>What <see cref="TransferLearning.Run"/> returns.</summary>
+public sealed record TransferResult(
+    TrainingResult Training,
+    EvaluationResult Test,
+    ModelDescription Model,
+    string? CheckpointPath,
+    double FeatureSeconds,
+    bool FeaturesFromCache,
+    string DataName);
+
+/// <summary>
+/// The whole recipe in one place: data (balanced, seeded subsets; the tutorial's validation split), the model
+/// (pretrained or random VGG, head replaced for 10 classes), then features mode (extract once, cache, train a
+/// head), fine-tuning or training from scratch, then evaluation on the test split.
+/// </summary>
+public sealed class TransferLearning
+{
+    /// <summary>One-line messages about what the run is doing (for logs and notebooks).</summary>
+    public Action<string>? Log { get; init; }
+
+    public IProgress<ExtractionProgress>? Extraction { get; init; }
+    public IProgress<TrainingProgress>? Training { get; init; }
+
+    public TransferResult Run(TransferSettings settings, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var o = settings.Options;
+        o.Validate();
+        var device = Devices.Resolve(o.Device);
+        using var data = Cifar10.Load(settings.DataDirectory);
+        var (train, validation, test) = Splits(data, settings);
+        using (train)
+        using (validation)
+        using (test)
+        {
+            string dataName = data.SourceName;
+            Say($"data: {dataName}: {train.Count:N0} train, {validation.Count:N0} validation, {test.Count:N0} test images");
+            var description = Describe(settings, data);
+            return o.Mode == TrainingMode.Features
+                ? RunFeatures(settings, description, train, validation, test, data.ClassNames, device, cancellationToken)
+                : RunEndToEnd(settings, description, train, validation, test, data.ClassNames, device, cancellationToken);
+        }
+    }
+
+    /// <summary>Train, validation and test splits: validation is the last 10 % of each training file (the tutorial's 45,000/5,000), then balanced seeded subsets.</summary>
+    public static (Cifar10Split Train, Cifar10Split Validation, Cifar10Split Test) Splits(Cifar10Dataset data, TransferSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(settings);
+        var (train, validation) = data.Train.SplitValidation(0.1);
+        int seed = settings.Options.Seed;
+        if (settings.TrainPerClass is { } perClass)
+        {
+            var t = train.BalancedSubset(Math.Min(perClass, train.CountPerClass().Min()), seed);
+            var v = validation.BalancedSubset(Math.Min(Math.Max(1, (perClass + 8) / 9), validation.CountPerClass().Min()), seed);
+            train.Dispose();
+            validation.Dispose();
+            (train, validation) = (t, v);
+        }
+        var test = settings.TestPerClass is { } testPerClass
+            ? data.Test.BalancedSubset(Math.Min(testPerClass, data.Test.CountPerClass().Min()), seed)
+            : data.Test.Subset([.. Enumerable.Range(0, data.Test.Count).Select(i => (long)i)], data.Test.Name);
+        return (train, validation, test);
+    }
+
+    /// <summary>A VGG with the pretrained (or seeded random) weights and a fresh 10-way head, on the CPU.</summary>
+    public static Vgg BuildModel(string architecture, string? weightsPath, int numClasses, int seed)
+    {
+        torch.random.manual_seed(seed);
+        var model = Vgg.Create(architecture);
+        if (weightsPath is not null)
+            WeightLoader.Load(model, weightsPath);
+        torch.random.manual_seed(seed + 1); // the head's initialization does not depend on what loading drew
+        model.ReplaceHead(numClasses);
+        return model;
+    }
+
+    private TransferResult RunFeatures(TransferSettings s, ModelDescription description, Cifar10Split train, Cifar10Split validation, Cifar10Split test,
+        string[] classNames, Device device, CancellationToken cancellationToken)
+    {
+        var o = s.Options;
+        using var backbone = BuildModel(s.Architecture, s.WeightsPath, classNames.Length, o.Seed);
+        backbone.FreezeUpTo(backbone.LayerNames()[^1]); // frozen: it only ever runs under no_grad to make features
+        backbone.to(device);
+        if (device.type == DeviceType.CPU)
+            CpuSpeed.ConvertToChannelsLast(backbone);
+        var spec = new FeatureCache.Spec(WeightsId(s), s.Cut, o.ImageSize, s.Interpolation, PreprocessingFor(s), s.Bf16);
+        string cacheDir = s.FeatureCacheDirectory ?? Path.Combine(ProjectPaths.DataDirectory(), "features");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Say($"features: {s.Architecture} cut after {CutName(s.Cut)} at {o.ImageSize}×{o.ImageSize} ({(s.Bf16 ? "bf16" : "fp32")}), cache {cacheDir}");
+        using var trainFeatures = FeatureCache.GetOrCompute(backbone, train, spec, cacheDir, 64, device, Extraction, cancellationToken);
+        using var validationFeatures = FeatureCache.GetOrCompute(backbone, validation, spec, cacheDir, 64, device, Extraction, cancellationToken);
+        using var testFeatures = FeatureCache.GetOrCompute(backbone, test, spec, cacheDir, 64, device, Extraction, cancellationToken);
+        double featureSeconds = clock.Elapsed.TotalSeconds;
+        bool fromCache = trainFeatures.FromCache && validationFeatures.FromCache && testFeatures.FromCache;
+        Say($"features: {(fromCache ? "read from cache" : "computed")} in {featureSeconds:F1} s ({trainFeatures.Features.shape[1]} values per image)");
+
+        torch.random.manual_seed(o.Seed + 2);
+        using var head = FeatureHead.Create(s.Cut, trainFeatures.Features, classNames.Length);
+        head.to(device);
+        var trainer = new Trainer(head, [new ParameterGroup("head", [.. head.parameters()], o.HeadLearningRate ?? o.LearningRate)], o, device) { Progress = Training };
+        var checkpoint = s.CheckpointPath is null ? null : new CheckpointOptions(s.CheckpointPath, s.Resume, description);
+        var result = trainer.Fit(
+            TensorSource(trainFeatures, o.BatchSize, shuffle: true, o.Seed, description.DataName + " (cached features)"),
+            TensorSource(validationFeatures, 1024, shuffle: false, o.Seed, "validation"),
+            checkpoint, cancellationToken);
+        var evaluation = Evaluator.Evaluate(head, TensorSource(testFeatures, 1024, shuffle: false, o.Seed, $"{description.DataName} test"), classNames, device);
+        return new TransferResult(result, evaluation, description, s.CheckpointPath, featureSeconds, fromCache, description.DataName);
+    }
+
+    private TransferResult RunEndToEnd(TransferSettings s, ModelDescription description, Cifar10Split train, Cifar10Split validation, Cifar10Split test,
+        string[] classNames, Device device, CancellationToken cancellationToken)
+    {
+        var o = s.Options;
+        string? weights = o.Mode == TrainingMode.Scratch ? null : s.WeightsPath;
+        using var model = BuildModel(s.Architecture, weights, classNames.Length, o.Seed);
+        if (s.FreezeUpTo is { } layer)
+            model.FreezeUpTo(layer);
+        // Inputs go channels-last (convolutions then run and return NHWC); the parameters stay contiguous because
+        // TorchSharp 0.107 cannot save optimizer state for non-contiguous parameters.
+        model.to(device);
+        var head = model.Head.parameters().ToHashSet();
+        var body = model.parameters().Where(p => p.requires_grad && !head.Contains(p)).ToList();
+        var groups = new List<ParameterGroup> { new("head", [.. head], o.HeadLearningRate ?? o.LearningRate) };
+        if (body.Count > 0)
+            groups.Add(new ParameterGroup("pretrained", body, o.LearningRate));
+        var trainer = new Trainer(new Precision(model, s.Bf16), groups, o, device) { Progress = Training };
+        var preprocessing = PreprocessingFor(s);
+        Tensor Prepare(Tensor x) => CpuSpeed.ToChannelsLast(ImageTransforms.Prepare(x, o.ImageSize, preprocessing, s.Interpolation));
+        var trainIterator = new BatchIterator(train, o.BatchSize, shuffle: true, seed: o.Seed,
+            transform: o.Augment ? (x, g) => Prepare(ImageTransforms.RandomCropFlip(x, 4, g)) : (x, _) => Prepare(x));
+        var checkpoint = s.CheckpointPath is null ? null : new CheckpointOptions(s.CheckpointPath, s.Resume, description);
+        Say($"{o.Mode}: {s.Architecture} at {o.ImageSize}×{o.ImageSize}, {string.Join(", ", groups.Select(g => $"{g.Name} lr {g.LearningRate.ToString("G3", CultureInfo.InvariantCulture)}"))}");
+        var result = trainer.Fit(
+            IteratorSource(trainIterator, description.DataName),
+            IteratorSource(new BatchIterator(validation, o.BatchSize, Prepare, shuffle: false), "validation"),
+            checkpoint, cancellationToken);
+        var evaluation = Evaluator.Evaluate(model, IteratorSource(new BatchIterator(test, o.BatchSize, Prepare, shuffle: false), $"{description.DataName} test"), classNames, device);
+        return new TransferResult(result, evaluation, description, s.CheckpointPath, 0, false, description.DataName);
+    }
+
+    /// <summary>Wraps a model so that its forward runs under CPU autocast (bf16) when asked; state dict unchanged.</summary>
+    private sealed class Precision : nn.Module<Tensor, Tensor>
+    {
+        private readonly nn.Module<Tensor, Tensor> _model;
+        private readonly bool _bf16;
+
+        public Precision(nn.Module<Tensor, Tensor> model, bool bf16) : base("precision")
+        {
+            _model = model;
+            _bf16 = bf16;
+            register_module("model", model);
+        }
+
+        public override Tensor forward(Tensor input)
+        {
+            if (!_bf16)
+                return _model.call(input);
+            using (CpuSpeed.Autocast())
+                return _model.call(input).to_type(ScalarType.Float32);
+        }
+
+        // The checkpoint holds the wrapped model's own keys, so evaluation can load it into a plain VGG.
+        public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null) =>
+            _model.state_dict(destination, prefix);
+
+        public override (IList<string> missing_keys, IList<string> unexpected_keyes) load_state_dict(
+            Dictionary<string, Tensor> source, bool strict = true, IList<string>? skip = null) =>
+            _model.load_state_dict(source, strict, skip);
+    }
+
+    private static BatchSource IteratorSource(BatchIterator iterator, string name) =>
+        new(name, iterator.BatchesPerEpoch * (long)iterator.BatchSize, iterator.BatchesPerEpoch,
+            epoch => iterator.Epoch(epoch).Select(b => (b.Images, b.Labels)));
+
+    /// <summary>Batches over cached feature tensors, shuffled per epoch with a (seed, epoch) permutation.</summary>
+    public static BatchSource TensorSource(CachedFeatures features, int batchSize, bool shuffle, int seed, string name)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        long n = features.Count;
+        int batches = (int)((n + batchSize - 1) / batchSize);
+        return new BatchSource(name, n, batches, epoch => Enumerate(epoch));
+
+        IEnumerable<(Tensor, Tensor)> Enumerate(int epoch)
+        {
+            Tensor? order = null;
+            if (shuffle)
+            {
+                using var g = new Generator((ulong)HashCode.Combine(seed, epoch) & 0x7fffffff);
+                order = randperm(n, generator: g).DetachFromDisposeScope(); // outlives the per-batch scopes of the consumer
+            }
+            try
+            {
+                for (long start = 0; start < n; start += batchSize)
+                {
+                    long count = Math.Min(batchSize, n - start);
+                    if (order is null)
+                    {
+                        yield return (features.Features.narrow(0, start, count), features.Labels.narrow(0, start, count));
+                    }
+                    else
+                    {
+                        var idx = order.narrow(0, start, count);
+                        yield return (features.Features.index_select(0, idx), features.Labels.index_select(0, idx));
+                    }
+                }
+            }
+            finally
+            {
+                order?.Dispose();
+            }
+        }
+    }
+
+    private static ModelDescription Describe(TransferSettings s, Cifar10Dataset data)
+    {
+        var p = PreprocessingFor(s);
+        string? sha = s.WeightsPath is not null && s.WeightsName is not null ? PretrainedWeights.All.FirstOrDefault(w => w.Name == s.WeightsName)?.Sha256 : null;
+        string dataName = s.WeightsPath is null && s.Options.Mode != TrainingMode.Scratch
+            ? $"{data.SourceName}, random weights (not pretrained)"
+            : data.SourceName;
+        return new ModelDescription(s.Architecture, s.Options.Mode, s.Options.Mode == TrainingMode.Features ? CutName(s.Cut) : null,
+            data.ClassNames.Length, data.ClassNames, s.Options.ImageSize, s.Interpolation.ToString().ToLowerInvariant(),
+            p.Mean, p.Std, s.WeightsPath is null ? null : s.WeightsName ?? Path.GetFileName(s.WeightsPath),
+            s.WeightsPath is null ? null : Path.GetFullPath(s.WeightsPath), sha, dataName);
+    }
+
+    /// <summary>The preprocessing of the weights in use (ImageNet's for every registered entry and for random weights).</summary>
+    private static Preprocessing PreprocessingFor(TransferSettings s) =>
+        s.WeightsName is not null && PretrainedWeights.All.FirstOrDefault(w => w.Name == s.WeightsName) is { } w ? w.Preprocessing : Preprocessing.ImageNet;
+
+    /// <summary>Identifies the backbone's weights for the feature cache: the file's path, size and time, or the random seed.</summary>
+    private static string WeightsId(TransferSettings s)
+    {
+        if (s.WeightsPath is null)
+            return FormattableString.Invariant($"random:{s.Architecture}:seed={s.Options.Seed}");
+        var info = new FileInfo(s.WeightsPath);
+        return FormattableString.Invariant($"{info.FullName}:{info.Length}:{info.LastWriteTimeUtc.Ticks}:{s.Architecture}");
+    }
+
+    internal static string CutName(FeatureCut cut) => cut == FeatureCut.AfterFc7 ? "fc7" : "avgpool";
+
+    private void Say(string message) => Log?.Invoke(message);
+}
+
+/// <summary>The new layer(s) trained on cached features.</summary>
+public static class FeatureHead
+{
+    /// <summary>
+    /// fc7: Linear(4096 → classes). avgpool: the cached 512×h×w maps go through VGG's AdaptiveAvgPool2d(7),
+    /// flatten (25,088 values) and Linear(25088 → classes) — the same numbers as cutting after avgpool, but the
+    /// cache holds the smaller pre-pool map.
+    /// </summary>
+    public static nn.Module<Tensor, Tensor> Create(FeatureCut cut, Tensor exampleFeatures, int numClasses)
+    {
+        ArgumentNullException.ThrowIfNull(exampleFeatures);
+        return cut == FeatureCut.AfterFc7
+            ? nn.Sequential(("fc", nn.Linear(exampleFeatures.shape[1], numClasses)))
+            : nn.Sequential(("avgpool", nn.AdaptiveAvgPool2d(7)), ("flatten", nn.Flatten()), ("fc", nn.Linear(512 * 7 * 7, numClasses)));
+    }
+}

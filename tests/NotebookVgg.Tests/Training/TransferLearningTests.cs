@@ -1,0 +1,102 @@
+using NotebookVgg.Data;
+using NotebookVgg.Evaluation;
+using NotebookVgg.Models;
+using NotebookVgg.Tests.TestSupport;
+using NotebookVgg.Training;
+
+namespace NotebookVgg.Tests.Training;
+
+/// <summary>The whole recipe end to end on a small synthetic set with random (not pretrained) weights.</summary>
+[Collection(GlobalRandomState.Name)]
+public sealed class TransferLearningTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly string _data;
+
+    public TransferLearningTests() => _data = SyntheticCifar.Write(_dir.Combine("synth"), 500, 200, seed: 5);
+
+    public void Dispose() => _dir.Dispose();
+
+    private TransferSettings Features(int epochs = 4) => TransferSettings.FromProfile(Profiles.Smoke, _data, weightsPath: null) with
+    {
+        Options = Profiles.Smoke.Options with { Epochs = epochs, LearningRate = 3e-3 },
+        TrainPerClass = 40,
+        TestPerClass = 20,
+        FeatureCacheDirectory = _dir.Combine("features"),
+        CheckpointPath = _dir.Combine("run.ckpt"),
+    };
+
+    [Fact]
+    public void FeaturesMode_TrainsAHead_CachesFeatures_AndTheCheckpointReproducesTheTestAccuracy()
+    {
+        var logs = new List<string>();
+        var first = new TransferLearning { Log = logs.Add }.Run(Features());
+        Assert.False(first.FeaturesFromCache);
+        Assert.Equal(4, first.Training.History.Epochs.Count);
+        Assert.Equal(200, first.Test.Count);
+        Assert.True(first.Test.Accuracy > 0.3, $"test accuracy {first.Test.Accuracy} on synthetic data (chance is 0.1)");
+        Assert.Contains("synthetic", first.DataName, StringComparison.Ordinal);
+        Assert.Contains("random weights", first.DataName, StringComparison.Ordinal);
+        Assert.Contains(logs, l => l.Contains("computed", StringComparison.Ordinal));
+
+        // Second run: the same features come from the cache, and the same seed gives the same numbers.
+        var second = new TransferLearning().Run(Features() with { CheckpointPath = _dir.Combine("run2.ckpt") });
+        Assert.True(second.FeaturesFromCache);
+        Assert.Equal(first.Test.Accuracy, second.Test.Accuracy);
+        Assert.Equal(first.Training.History.Epochs.Select(e => e.TrainLoss), second.Training.History.Epochs.Select(e => e.TrainLoss));
+
+        // Another input size is another cache entry.
+        var other = new TransferLearning().Run(Features(1) with { Options = Profiles.Smoke.Options with { Epochs = 1, ImageSize = 64 }, CheckpointPath = null });
+        Assert.False(other.FeaturesFromCache);
+
+        // The checkpoint rebuilds backbone + head and gives the same predictions on the raw test images.
+        using var model = TrainedModel.Load(_dir.Combine("run.ckpt"));
+        using var data = Cifar10.Load(_data);
+        var (train, validation, test) = TransferLearning.Splits(data, Features());
+        train.Dispose();
+        validation.Dispose();
+        using (test)
+        {
+            var again = model.Evaluate(test, "synthetic test");
+            Assert.Equal(first.Test.Accuracy, again.Accuracy, 6);
+            Assert.Equal(first.Test.ConfusionMatrix, again.ConfusionMatrix);
+        }
+    }
+
+    [Fact]
+    public void FineTune_TrainsTheWholeNetwork_AndRoundTripsThroughItsCheckpoint()
+    {
+        var settings = Features() with
+        {
+            Options = Profiles.Smoke.Options with { Mode = TrainingMode.FineTune, Epochs = 1, BatchSize = 16, LearningRate = 1e-4, HeadLearningRate = 1e-3 },
+            TrainPerClass = 3,
+            TestPerClass = 2,
+            FreezeUpTo = "features.18",
+            CheckpointPath = _dir.Combine("ft.ckpt"),
+        };
+        var result = new TransferLearning().Run(settings);
+        Assert.Single(result.Training.History.Epochs);
+        Assert.Equal(20, result.Test.Count);
+
+        using var model = TrainedModel.Load(settings.CheckpointPath!);
+        Assert.Equal(TrainingMode.FineTune, model.Description.Mode);
+        using var data = Cifar10.Load(_data);
+        var (train, validation, test) = TransferLearning.Splits(data, settings);
+        train.Dispose();
+        validation.Dispose();
+        using (test)
+            Assert.Equal(result.Test.Accuracy, model.Evaluate(test, "synthetic test").Accuracy, 6);
+    }
+
+    [Fact]
+    public void CheckpointNamingMissingWeights_GivesAClearError()
+    {
+        var settings = Features(1);
+        new TransferLearning().Run(settings);
+        var state = Checkpoint.ReadState(settings.CheckpointPath!);
+        Assert.Null(state.Model!.WeightsPath);
+        Assert.Equal(nameof(FeatureCut.AfterFc7), TransferSettings.ParseCut("fc7").ToString());
+        var ex = Assert.Throws<ArgumentException>(() => TransferSettings.ParseCut("fc9"));
+        Assert.Contains("fc9", ex.Message, StringComparison.Ordinal);
+    }
+}
