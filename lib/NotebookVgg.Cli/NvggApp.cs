@@ -59,6 +59,16 @@ public static class NvggApp
                     .WithDescription("Counts per split and class, per-channel mean/std of the train pixels, class names.")
                     .WithExample("data", "summary", "--json");
             });
+            config.AddCommand<TrainCommand>("train")
+                .WithDescription("Train: features (frozen VGG, cached features, new head), finetune or scratch; profiles smoke, cpu, gpu-tutorial, gpu.")
+                .WithExample("train", "--profile", "smoke", "--data", "data", "--checkpoint", "data/checkpoints/smoke.ckpt")
+                .WithExample("train", "--profile", "cpu", "--weights", "vgg19", "--checkpoint", "data/checkpoints/cpu.ckpt", "--json");
+            config.AddCommand<EvalCommand>("eval")
+                .WithDescription("Evaluate a checkpoint on the test split: accuracy, top-5, per-class metrics, confusion matrix.")
+                .WithExample("eval", "--checkpoint", "data/checkpoints/cpu.ckpt", "--json");
+            config.AddCommand<PredictCommand>("predict")
+                .WithDescription("Top-k classes with probabilities for image files, with a trained checkpoint.")
+                .WithExample("predict", "--checkpoint", "data/checkpoints/cpu.ckpt", "cat.png", "ship.jpg");
             config.AddCommand<RunCommand>("run")
                 .WithDescription("Run C# notebooks headless (papermill-style): parameters, executed copies, offline HTML reports.")
                 .WithExample("run", "notebooks/01-train.ipynb", "-p", "epochs", "5", "--html")

@@ -1,0 +1,268 @@
+using System.ComponentModel;
+using System.Globalization;
+using NotebookVgg.Data;
+using NotebookVgg.IO;
+using NotebookVgg.Training;
+using NotebookVgg.Weights;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace NotebookVgg.Cli.Commands;
+
+/// <summary><c>nvgg train</c>: the transfer-learning recipe from the command line; a profile gives the defaults, options override them.</summary>
+internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--profile <NAME>")]
+        [Description("smoke | cpu | gpu-tutorial | gpu: the defaults for every option below (default: cpu without a GPU, gpu with one).")]
+        public string? Profile { get; init; }
+
+        [CommandOption("--data <DIR>")]
+        [Description("Folder holding cifar-10-batches-bin (default: the data folder, see nvgg doctor).")]
+        public string? Data { get; init; }
+
+        [CommandOption("--weights <FILE|NAME|none>")]
+        [Description("A weights file, a registry name (downloaded into the cache if missing, e.g. vgg19), or none for random weights.")]
+        public string? Weights { get; init; }
+
+        [CommandOption("--mode <MODE>")]
+        [Description("features | finetune | scratch.")]
+        public string? Mode { get; init; }
+
+        [CommandOption("--arch <NAME>")]
+        [Description("vgg11 … vgg19, vgg*_bn (default vgg19).")]
+        public string Architecture { get; init; } = "vgg19";
+
+        [CommandOption("--cut <WHERE>")]
+        [Description("Features mode: fc7 (4,096 values) or avgpool (25,088).")]
+        public string? Cut { get; init; }
+
+        [CommandOption("--image-size <N>")]
+        public int? ImageSize { get; init; }
+
+        [CommandOption("--interpolation <MODE>")]
+        [Description("nearest | bilinear | bicubic.")]
+        public string? Interpolation { get; init; }
+
+        [CommandOption("--epochs <N>")]
+        public int? Epochs { get; init; }
+
+        [CommandOption("--batch-size <N>")]
+        public int? BatchSize { get; init; }
+
+        [CommandOption("--lr <X>")]
+        [Description("Learning rate (of the pretrained layers when --head-lr is given).")]
+        public double? LearningRate { get; init; }
+
+        [CommandOption("--head-lr <X>")]
+        public double? HeadLearningRate { get; init; }
+
+        [CommandOption("--optimizer <NAME>")]
+        [Description("adam | sgd.")]
+        public string? Optimizer { get; init; }
+
+        [CommandOption("--momentum <X>")]
+        public double? Momentum { get; init; }
+
+        [CommandOption("--weight-decay <X>")]
+        public double? WeightDecay { get; init; }
+
+        [CommandOption("--schedule <NAME>")]
+        [Description("constant | step | cosine.")]
+        public string? Schedule { get; init; }
+
+        [CommandOption("--warmup <EPOCHS>")]
+        public int? Warmup { get; init; }
+
+        [CommandOption("--label-smoothing <X>")]
+        public double? LabelSmoothing { get; init; }
+
+        [CommandOption("--augment")]
+        [Description("Random crop (padding 4) and horizontal flip of training images (fine-tuning).")]
+        public bool? Augment { get; init; }
+
+        [CommandOption("--freeze-up-to <LAYER>")]
+        [Description("Fine-tuning: keep this layer and all before it frozen, e.g. features.27.")]
+        public string? FreezeUpTo { get; init; }
+
+        [CommandOption("--bf16")]
+        [Description("bfloat16 compute (CPU autocast) for feature extraction and fine-tuning; weights stay fp32.")]
+        public bool Bf16 { get; init; }
+
+        [CommandOption("--seed <N>")]
+        public int? Seed { get; init; }
+
+        [CommandOption("--device <DEVICE>")]
+        [Description("auto | cpu | cuda.")]
+        public string? Device { get; init; }
+
+        [CommandOption("--limit-train <N>")]
+        [Description("Use N training images (N/10 per class, balanced and seeded).")]
+        public int? LimitTrain { get; init; }
+
+        [CommandOption("--limit-test <N>")]
+        [Description("Use N test images (N/10 per class).")]
+        public int? LimitTest { get; init; }
+
+        [CommandOption("--early-stopping <EPOCHS>")]
+        public int? EarlyStopping { get; init; }
+
+        [CommandOption("--checkpoint <FILE>")]
+        [Description("Checkpoint written atomically every epoch (and FILE.best.EXT on the best validation accuracy).")]
+        public string? Checkpoint { get; init; }
+
+        [CommandOption("--resume")]
+        [Description("Continue from --checkpoint where it stopped.")]
+        public bool Resume { get; init; }
+
+        [CommandOption("--json")]
+        [Description("Print the final metrics and the history as JSON.")]
+        public bool Json { get; init; }
+
+        public override ValidationResult Validate() =>
+            Resume && Checkpoint is null ? ValidationResult.Error("--resume needs --checkpoint FILE") : ValidationResult.Success();
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken cancellationToken)
+    {
+        var profile = s.Profile is null ? Profiles.ForDevice(Runtime.Devices.CudaDeviceCount() > 0) : Profiles.Get(s.Profile);
+        string data = RequireData(s.Data);
+        string? weightsPath = await ResolveWeightsAsync(s.Weights ?? profile.PretrainedWeights ?? "none", s.Json, cancellationToken);
+        var o = profile.Options;
+        o = o with
+        {
+            Mode = s.Mode is null ? o.Mode : ParseMode(s.Mode),
+            ImageSize = s.ImageSize ?? o.ImageSize,
+            Epochs = s.Epochs ?? o.Epochs,
+            BatchSize = s.BatchSize ?? o.BatchSize,
+            LearningRate = s.LearningRate ?? o.LearningRate,
+            HeadLearningRate = s.HeadLearningRate ?? o.HeadLearningRate,
+            Optimizer = s.Optimizer is null ? o.Optimizer : ParseEnum<OptimizerKind>(s.Optimizer, "optimizer"),
+            Momentum = s.Momentum ?? o.Momentum,
+            WeightDecay = s.WeightDecay ?? o.WeightDecay,
+            Schedule = s.Schedule is null ? o.Schedule : ParseEnum<ScheduleKind>(s.Schedule, "schedule"),
+            WarmupEpochs = s.Warmup ?? o.WarmupEpochs,
+            LabelSmoothing = s.LabelSmoothing ?? o.LabelSmoothing,
+            Augment = s.Augment ?? o.Augment,
+            Seed = s.Seed ?? o.Seed,
+            Device = s.Device ?? (s.Profile is null ? "auto" : o.Device),
+            EarlyStoppingPatience = s.EarlyStopping ?? o.EarlyStoppingPatience,
+        };
+        var settings = TransferSettings.FromProfile(profile, data, weightsPath) with
+        {
+            Options = o,
+            Architecture = s.Architecture,
+            WeightsName = weightsPath is null ? null : PretrainedWeights.All.FirstOrDefault(w => w.Name == s.Weights)?.Name ?? profile.PretrainedWeights,
+            Cut = s.Cut is null ? TransferSettings.ParseCut(profile.FeatureCut) : TransferSettings.ParseCut(s.Cut),
+            Interpolation = s.Interpolation is null ? TransferSettings.ParseInterpolation(profile.Interpolation) : TransferSettings.ParseInterpolation(s.Interpolation),
+            TrainPerClass = s.LimitTrain is { } lt ? Math.Max(1, lt / 10) : profile.TrainPerClass,
+            TestPerClass = s.LimitTest is { } le ? Math.Max(1, le / 10) : profile.TestPerClass,
+            FreezeUpTo = s.FreezeUpTo,
+            Bf16 = s.Bf16,
+            CheckpointPath = s.Checkpoint is null ? null : Path.GetFullPath(s.Checkpoint),
+            Resume = s.Resume,
+        };
+
+        var err = Stderr();
+        err.MarkupLine($"[bold]{Markup.Escape(profile.Name)}[/]: {Markup.Escape(profile.Purpose)}");
+        var run = new TransferLearning
+        {
+            Log = m => err.MarkupLine(Markup.Escape(m)),
+            Extraction = new Sync<ExtractionProgress>(p =>
+            {
+                if (p.Done == p.Total || p.Done % 1024 < 64)
+                    err.MarkupLine(Markup.Escape(FormattableString.Invariant($"  features {p.Split}: {p.Done:N0}/{p.Total:N0} images, {p.ImagesPerSecond:F1} images/s")));
+            }),
+            Training = new Sync<TrainingProgress>(p =>
+            {
+                if (p.EpochDone is { } e)
+                    err.MarkupLine(Markup.Escape(FormattableString.Invariant(
+                        $"  epoch {e.Epoch}/{p.Epochs}: loss {e.TrainLoss:F4}, accuracy {e.TrainAccuracy:P1}, validation {e.ValidationAccuracy:P1}, lr {e.LearningRate:G3}, {e.Seconds:F1} s, {p.ItemsPerSecond:F0} items/s, ETA {p.Remaining:hh\\:mm\\:ss}")));
+            }),
+        };
+        var result = run.Run(settings, cancellationToken);
+        if (s.Json)
+        {
+            JsonOutput.Write(new
+            {
+                profile = profile.Name,
+                data = result.DataName,
+                model = result.Model,
+                test = new { result.Test.Accuracy, result.Test.Top5Accuracy, result.Test.Loss, result.Test.MacroF1, result.Test.Count },
+                history = result.Training.History.Epochs,
+                result.Training.Resumed,
+                result.Training.StoppedEarly,
+                featureSeconds = result.FeatureSeconds,
+                featuresFromCache = result.FeaturesFromCache,
+                checkpoint = result.CheckpointPath,
+                options = o,
+            });
+        }
+        else
+        {
+            AnsiConsole.MarkupLine(FormattableString.Invariant(
+                $"test accuracy [bold]{result.Test.Accuracy:P2}[/], top-5 {result.Test.Top5Accuracy:P2} on {result.Test.Count:N0} {Markup.Escape(result.DataName)} test images"));
+            if (result.CheckpointPath is not null)
+                AnsiConsole.MarkupLine($"checkpoint: {Markup.Escape(result.CheckpointPath)}");
+        }
+        return 0;
+    }
+
+    internal static IAnsiConsole Stderr()
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        if (Console.IsErrorRedirected)
+            console.Profile.Width = 4096; // one line per message in logs
+        return console;
+    }
+
+    /// <summary>The data folder, or a one-line error that says how to get CIFAR-10 there.</summary>
+    internal static string RequireData(string? dir)
+    {
+        string data = ProjectPaths.DataDirectory(dir);
+        try
+        {
+            Cifar10.ResolveFolder(data);
+        }
+        catch (Exception ex) when (ex is DirectoryNotFoundException or FileNotFoundException)
+        {
+            throw new DirectoryNotFoundException(
+                $"no CIFAR-10 in {data}: run 'nvgg data download' (or, offline, 'nvgg data extract ../shared/data/cifar-10-sample-binary.tar.gz' or 'nvgg data synth --out {data}')");
+        }
+        return data;
+    }
+
+    /// <summary>none → null; an existing file → its path; a registry name → the cached file (downloaded with a progress bar if missing).</summary>
+    internal static async Task<string?> ResolveWeightsAsync(string weights, bool quiet, CancellationToken cancellationToken)
+    {
+        if (string.Equals(weights, "none", StringComparison.OrdinalIgnoreCase))
+            return null;
+        if (File.Exists(weights))
+            return Path.GetFullPath(weights);
+        var entry = PretrainedWeights.All.FirstOrDefault(w => string.Equals(w.Name, weights, StringComparison.OrdinalIgnoreCase))
+            ?? throw new ArgumentException($"--weights '{weights}': not a file, not a registered name ({string.Join(", ", PretrainedWeights.All.Select(w => w.Name))}), and not 'none'");
+        string cached = WeightsStore.PathFor(entry);
+        if (File.Exists(cached) || quiet)
+            return await WeightsStore.EnsureAsync(entry, ct: cancellationToken);
+        return await DataCommandHelpers.WithProgressAsync($"weights {entry.Name}", p => WeightsStore.EnsureAsync(entry, progress: p, ct: cancellationToken));
+    }
+
+    private static TrainingMode ParseMode(string mode) => mode.Trim().ToLowerInvariant() switch
+    {
+        "features" => TrainingMode.Features,
+        "finetune" or "fine-tune" => TrainingMode.FineTune,
+        "scratch" => TrainingMode.Scratch,
+        _ => throw new ArgumentException($"--mode '{mode}': expected features, finetune or scratch"),
+    };
+
+    private static T ParseEnum<T>(string value, string option) where T : struct, Enum =>
+        Enum.TryParse<T>(value, ignoreCase: true, out var v) && Enum.IsDefined(v)
+            ? v
+            : throw new ArgumentException($"--{option} '{value}': expected {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}");
+
+    private sealed class Sync<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
