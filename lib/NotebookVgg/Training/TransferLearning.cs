@@ -164,7 +164,7 @@ public sealed class TransferLearning
         if (device.type == DeviceType.CPU)
             CpuSpeed.ConvertToChannelsLast(backbone);
         var spec = new FeatureCache.Spec(WeightsId(s), s.Cut, o.ImageSize, s.Interpolation, PreprocessingFor(s), s.Bf16);
-        string cacheDir = s.FeatureCacheDirectory ?? Path.Combine(ProjectPaths.DataDirectory(), "features");
+        string cacheDir = s.FeatureCacheDirectory ?? Path.Combine(Path.GetFullPath(s.DataDirectory), "features");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Say($"features: {s.Architecture} cut after {CutName(s.Cut)} at {o.ImageSize}×{o.ImageSize} ({(s.Bf16 ? "bf16" : "fp32")}), cache {cacheDir}");
         using var trainFeatures = FeatureCache.GetOrCompute(backbone, train, spec, cacheDir, 64, device, Extraction, cancellationToken);
@@ -265,7 +265,7 @@ public sealed class TransferLearning
             Tensor? order = null;
             if (shuffle)
             {
-                using var g = new Generator((ulong)HashCode.Combine(seed, epoch) & 0x7fffffff);
+                using var g = new Generator(unchecked((ulong)seed * 1_000_003UL + (ulong)epoch)); // not HashCode: it is randomized per process
                 order = randperm(n, generator: g).DetachFromDisposeScope(); // outlives the per-batch scopes of the consumer
             }
             try
