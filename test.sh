@@ -23,7 +23,14 @@ dotnet test NotebookVgg.sln -c Release --no-build --nologo \
   --logger "trx" --logger "console;verbosity=normal" --results-directory "$results"
 status=$?
 
-# One summary line over all test assemblies, from the TRX files.
+# The notebook suite, headless, in the smoke profile (CIFAR-10 sample when ../shared has it, else synthetic data;
+# random weights): every cell must run. Executed copies and HTML reports land in artifacts/notebooks/.
+NOTEBOOKVGG_PROFILE=smoke dotnet lib/NotebookVgg.Cli/bin/Release/net10.0/nvgg.dll run notebooks \
+  --output "$root/artifacts/notebooks" --html --timeout 900 2>&1 | grep -v "NNPACK" | tee "$results/notebooks.log"
+notebook_status=${PIPESTATUS[0]}
+[ $notebook_status -eq 0 ] || status=1
+
+# One summary line over all test assemblies (TRX files) and the notebooks.
 python3 - "$results" <<'PY' || true
 import glob, sys, xml.etree.ElementTree as ET
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
@@ -32,6 +39,10 @@ for f in glob.glob(sys.argv[1] + "/*.trx"):
     c = ET.parse(f).getroot().find("t:ResultSummary/t:Counters", ns)
     passed += int(c.get("passed", 0)); failed += int(c.get("failed", 0)) + int(c.get("error", 0))
     skipped += int(c.get("notExecuted", 0))
+import re
+log = open(sys.argv[1] + "/notebooks.log").read()
+passed += len(re.findall(r"^\S+\.ipynb: \d+ cells passed", log, re.M))
+failed += len(re.findall(r"^\S+\.ipynb: .*fail", log, re.M | re.I)) or (0 if re.search(r"^\d+ notebooks passed", log, re.M) else 1)
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 PY
 exit $status

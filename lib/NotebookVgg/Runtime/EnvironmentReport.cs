@@ -59,6 +59,15 @@ public sealed record EnvironmentReport(
             RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription, Environment.ProcessorCount);
     }
 
+    /// <summary>The report as a two-column table, for notebooks.</summary>
+    public Microsoft.Data.Analysis.DataFrame ToDataFrame()
+    {
+        var rows = Lines().ToList();
+        return new Microsoft.Data.Analysis.DataFrame(
+            new Microsoft.Data.Analysis.StringDataFrameColumn("check", rows.Select(r => r.Name)),
+            new Microsoft.Data.Analysis.StringDataFrameColumn("value", rows.Select(r => r.Value)));
+    }
+
     /// <summary>The report as (check, value) rows for a table.</summary>
     public IEnumerable<(string Name, string Value)> Lines()
     {

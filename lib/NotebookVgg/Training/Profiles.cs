@@ -76,10 +76,11 @@ public static class Profiles
 
     public static IReadOnlyList<TrainingProfile> All { get; } = [Smoke, Cpu, GpuTutorial, Gpu];
 
-    /// <summary>The profile of that name; an error listing the known names otherwise.</summary>
+    /// <summary>The profile of that name ("auto": cpu or gpu by device); an error listing the known names otherwise.</summary>
     public static TrainingProfile Get(string name) =>
+        string.Equals(name?.Trim(), "auto", StringComparison.OrdinalIgnoreCase) ? ForDevice(Runtime.Devices.CudaDeviceCount() > 0) :
         All.FirstOrDefault(p => string.Equals(p.Name, name?.Trim(), StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"profile '{name}': expected one of {string.Join(", ", All.Select(p => p.Name))}");
+        ?? throw new ArgumentException($"profile '{name}': expected auto or one of {string.Join(", ", All.Select(p => p.Name))}");
 
     /// <summary>cpu when no GPU is usable, gpu otherwise: what the README's main job picks.</summary>
     public static TrainingProfile ForDevice(bool cudaAvailable) => cudaAvailable ? Gpu : Cpu;
