@@ -169,12 +169,12 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         var run = new TransferLearning
         {
             Log = m => err.MarkupLine(Markup.Escape(m)),
-            Extraction = new Sync<ExtractionProgress>(p =>
+            Extraction = new SynchronousProgress<ExtractionProgress>(p =>
             {
                 if (p.Done == p.Total || p.Done % 1024 < 64)
                     err.MarkupLine(Markup.Escape(FormattableString.Invariant($"  features {p.Split}: {p.Done:N0}/{p.Total:N0} images, {p.ImagesPerSecond:F1} images/s")));
             }),
-            Training = new Sync<TrainingProgress>(p =>
+            Training = new SynchronousProgress<TrainingProgress>(p =>
             {
                 if (p.EpochDone is { } e)
                     err.MarkupLine(Markup.Escape(FormattableString.Invariant(
@@ -260,9 +260,4 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         Enum.TryParse<T>(value, ignoreCase: true, out var v) && Enum.IsDefined(v)
             ? v
             : throw new ArgumentException($"--{option} '{value}': expected {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}");
-
-    private sealed class Sync<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }
