@@ -59,6 +59,10 @@ public static class NvggApp
                     .WithDescription("Counts per split and class, per-channel mean/std of the train pixels, class names.")
                     .WithExample("data", "summary", "--json");
             });
+            config.AddCommand<BenchCommand>("bench")
+                .WithDescription("Throughput on this machine (images/s, GFLOP/s, peak memory): matmul ceiling, VGG19 forward/train/features in fp32, channels-last and bf16, data pipeline, head training; --pytorch compares with PyTorch in the same run.")
+                .WithExample("bench", "--pytorch", "--repeats", "3")
+                .WithExample("bench", "--quick", "--json", "--cases", "matmul,features");
             config.AddCommand<RunCommand>("run")
                 .WithDescription("Run C# notebooks headless (papermill-style): parameters, executed copies, offline HTML reports.")
                 .WithExample("run", "notebooks/01-train.ipynb", "-p", "epochs", "5", "--html")
