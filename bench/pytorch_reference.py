@@ -17,10 +17,15 @@ import torchvision
 threads = int(os.environ.get("NVGG_BENCH_THREADS", "0")) or torch.get_num_threads()
 torch.set_num_threads(threads)
 repeats = int(os.environ.get("NVGG_BENCH_REPEATS", "3"))
+# Shapes and cases as `nvgg bench` ran them (its --quick mode shrinks them); the defaults are the full benchmark's.
+matmul_size = int(os.environ.get("NVGG_BENCH_MATMUL_SIZE", "2048"))
+batch_224 = int(os.environ.get("NVGG_BENCH_BATCH_224", "16"))
+batch_32 = int(os.environ.get("NVGG_BENCH_BATCH_32", "256"))
+cases = set(os.environ.get("NVGG_BENCH_CASES", "matmul,forward,train,features").split(","))
 torch.manual_seed(0)
 
 VGG19_MACS_224 = 19_632_062_464  # conv + linear multiply-accumulates per 224x224 image (torchvision's count)
-FEATURES_MACS_32 = 398_458_880   # conv multiply-accumulates of vgg19.features per 32x32 image
+FEATURES_MACS_32 = 398_131_200     # conv multiply-accumulates of vgg19.features per 32x32 image (ModelSummary)
 
 
 def timed(fn, warmup=1):
@@ -42,9 +47,11 @@ def peak_rss_mb():
 results = []
 
 
-def record(name, images, seconds, flops):
+def record(case, name, images, seconds, flops):
     results.append({
+        "case": case,
         "name": name,
+        "images": images,
         "imagesPerSecond": images / seconds if images else None,
         "gflopsPerSecond": flops / seconds / 1e9,
         "seconds": seconds,
@@ -52,33 +59,35 @@ def record(name, images, seconds, flops):
     })
 
 
-n = 2048
-a, b = torch.randn(n, n), torch.randn(n, n)
-record("matmul fp32 2048", 0, timed(lambda: a @ b), 2 * n ** 3)
+if "matmul" in cases:
+    n = matmul_size
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    record("matmul", f"matmul fp32 {n}", 0, timed(lambda: a @ b), 2 * n ** 3)
 
 model = torchvision.models.vgg19().eval()
-x = torch.randn(16, 3, 224, 224)
-with torch.no_grad():
-    record("forward 224 batch 16", 16, timed(lambda: model(x)), 16 * 2 * VGG19_MACS_224)
+x = torch.randn(batch_224, 3, 224, 224)
+if "forward" in cases:
+    with torch.no_grad():
+        record("forward", f"forward 224 batch {batch_224}", batch_224, timed(lambda: model(x)), batch_224 * 2 * VGG19_MACS_224)
 
-model.train()
-opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-y = torch.randint(0, 1000, (16,))
+if "train" in cases:
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    y = torch.randint(0, 1000, (batch_224,))
 
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
 
-def step():
-    opt.zero_grad()
-    loss = torch.nn.functional.cross_entropy(model(x), y)
-    loss.backward()
-    opt.step()
+    record("train", f"train step 224 batch {batch_224}", batch_224, timed(step), batch_224 * 3 * 2 * VGG19_MACS_224)
 
-
-record("train step 224 batch 16", 16, timed(step), 16 * 3 * 2 * VGG19_MACS_224)
-
-model.eval()
-x32 = torch.randn(256, 3, 32, 32)
-with torch.no_grad():
-    record("conv features 32 batch 256", 256, timed(lambda: model.features(x32)), 256 * 2 * FEATURES_MACS_32)
+if "features" in cases:
+    model.eval()
+    x32 = torch.randn(batch_32, 3, 32, 32)
+    with torch.no_grad():
+        record("features", f"conv features 32 batch {batch_32}", batch_32, timed(lambda: model.features(x32)), batch_32 * 2 * FEATURES_MACS_32)
 
 def loaded_blas():
     with open("/proc/self/maps") as maps:

@@ -69,9 +69,13 @@ public static class NvggApp
             config.AddCommand<PredictCommand>("predict")
                 .WithDescription("Top-k classes with probabilities for image files, with a trained checkpoint.")
                 .WithExample("predict", "--checkpoint", "data/checkpoints/cpu.ckpt", "cat.png", "ship.jpg");
+            config.AddCommand<BenchCommand>("bench")
+                .WithDescription("Throughput on this machine (images/s, GFLOP/s, peak memory): matmul ceiling, VGG19 forward/train/features in fp32, channels-last and bf16, data pipeline, head training; --pytorch compares with PyTorch in the same run.")
+                .WithExample("bench", "--pytorch", "--repeats", "3")
+                .WithExample("bench", "--quick", "--json", "--cases", "matmul,features");
             config.AddCommand<RunCommand>("run")
                 .WithDescription("Run C# notebooks headless (papermill-style): parameters, executed copies, offline HTML reports.")
-                .WithExample("run", "notebooks/01-train.ipynb", "-p", "epochs", "5", "--html")
+                .WithExample("run", "notebooks/04-training.ipynb", "-p", "epochs", "5", "--html")
                 .WithExample("run", "notebooks", "--output", "artifacts/notebooks", "--timeout", "600");
         });
         if (args.Length > 0 && args[0] == "run")

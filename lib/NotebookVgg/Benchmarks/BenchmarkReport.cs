@@ -1,0 +1,186 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using NotebookVgg.Runtime;
+using TorchSharp;
+
+namespace NotebookVgg.Benchmarks;
+
+/// <summary>The machine a benchmark ran on, and how busy it was.</summary>
+/// <param name="Cpu">The CPU model name.</param>
+/// <param name="LogicalCores">Logical processors visible to this process.</param>
+/// <param name="TorchThreads">libtorch intra-op threads used.</param>
+/// <param name="NativeBf16">Whether the CPU has AVX512_BF16 or AMX.</param>
+/// <param name="AutocastAvailable">Whether libtorch's CPU autocast exports were found.</param>
+/// <param name="TorchSharpVersion">The TorchSharp assembly version.</param>
+/// <param name="LibTorchVersion">The libtorch version.</param>
+/// <param name="OperatingSystem">The OS description.</param>
+/// <param name="DotNetVersion">The .NET runtime description.</param>
+/// <param name="LoadAverageAtStart">/proc/loadavg's 1, 5 and 15-minute figures when the run began (other processes compete for the cores).</param>
+public sealed record MachineInfo(
+    string Cpu,
+    int LogicalCores,
+    int TorchThreads,
+    bool NativeBf16,
+    bool AutocastAvailable,
+    string TorchSharpVersion,
+    string LibTorchVersion,
+    string OperatingSystem,
+    string DotNetVersion,
+    string? LoadAverageAtStart)
+{
+    /// <summary>/proc/loadavg at the end of the run.</summary>
+    public string? LoadAverageAtEnd { get; init; }
+
+    public static MachineInfo Collect() => new(
+        CpuModel(), Environment.ProcessorCount, torch.get_num_threads(), CpuSpeed.HasNativeBf16, CpuAutocast.IsAvailable,
+        NativeRuntime.TorchSharpVersion, torch.__version__, RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription,
+        LoadAverage());
+
+    /// <summary>The 1, 5 and 15-minute load averages ("1.31 1.18 1.86"); null where /proc/loadavg is absent.</summary>
+    public static string? LoadAverage()
+    {
+        try
+        {
+            return File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static string CpuModel()
+    {
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+            {
+                string? line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+                if (line is not null)
+                    return line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
+            }
+        }
+        catch (IOException)
+        {
+            // fall through to the architecture alone
+        }
+        return RuntimeInformation.ProcessArchitecture.ToString();
+    }
+}
+
+/// <summary>The FLOP counts the GFLOP/s figures use, from <see cref="Models.ModelSummary"/>.</summary>
+/// <param name="Vgg19Macs224">Multiply-accumulates of one VGG19 forward pass at 224×224 (convolutions and linear layers).</param>
+/// <param name="Features32Macs">Multiply-accumulates of vgg19.features for one 32×32 image.</param>
+/// <param name="Convention">How MACs become FLOPs.</param>
+public sealed record FlopCounts(long? Vgg19Macs224, long? Features32Macs, string Convention);
+
+/// <summary>Everything one <c>nvgg bench</c> run measured, ready for a table or JSON.</summary>
+public sealed record BenchmarkReport
+{
+    public required MachineInfo Machine { get; init; }
+    public required BenchmarkSettings Settings { get; init; }
+    public required FlopCounts Flops { get; init; }
+    public required IReadOnlyList<BenchmarkResult> Results { get; init; }
+
+    /// <summary>Whether the peak memory figures are per case or the process's running peak.</summary>
+    public required string MemoryNote { get; init; }
+
+    /// <summary>What a reader must know: random weights, synthetic data, page cache, quick mode.</summary>
+    public required IReadOnlyList<string> Notes { get; init; }
+
+    /// <summary>PyTorch's figures from the same run (<c>--pytorch</c>); null when not asked for or failed.</summary>
+    public PyTorchReport? PyTorch { get; init; }
+
+    /// <summary>Why the PyTorch reference produced no figures, when it was asked for.</summary>
+    public string? PyTorchError { get; init; }
+
+    public IReadOnlyList<PyTorchComparison> Comparisons { get; init; } = [];
+
+    public IReadOnlyList<TargetCheck> Targets { get; init; } = [];
+
+    /// <summary>This report with PyTorch's figures, the side-by-side ratios and the targets filled in.</summary>
+    public BenchmarkReport WithPyTorch(PyTorchReport? pytorch, string? error)
+    {
+        var withPyTorch = this with { PyTorch = pytorch, PyTorchError = error };
+        return withPyTorch with { Comparisons = withPyTorch.Compare(), Targets = withPyTorch.CheckTargets() };
+    }
+
+    /// <summary>The best measured line of a case (highest images/s; GFLOP/s for the matmul).</summary>
+    public BenchmarkResult? Best(string benchmarkCase) =>
+        Results.Where(r => r.Case == benchmarkCase && r.Skipped is null).MaxBy(r => r.ImagesPerSecond ?? r.GflopsPerSecond ?? 0);
+
+    private List<PyTorchComparison> Compare()
+    {
+        var list = new List<PyTorchComparison>();
+        if (PyTorch is null)
+            return list;
+        foreach (var reference in PyTorch.Results)
+        {
+            foreach (var r in Results.Where(r => r.Case == reference.Case && r.Skipped is null))
+            {
+                bool matmul = reference.Case == BenchmarkSuite.Matmul;
+                if (matmul && r.Configuration != BenchmarkSuite.Fp32)
+                    continue; // PyTorch's reference times the fp32 matmul only
+                double? ours = matmul ? r.GflopsPerSecond : r.ImagesPerSecond;
+                double? theirs = matmul ? reference.GflopsPerSecond : reference.ImagesPerSecond;
+                double? ratio = ours is { } o && theirs is { } t && t > 0 ? o / t : null;
+                list.Add(new PyTorchComparison(r.Case, r.Configuration, ours, theirs, ratio, matmul ? "GFLOP/s" : "images/s"));
+            }
+        }
+        return list;
+    }
+
+    /// <summary>"; best fp32 line 1.20×": the same comparison without reduced precision.</summary>
+    private string BestFp32Ratio(string benchmarkCase, double theirs)
+    {
+        var fp32 = Results.Where(r => r.Case == benchmarkCase && r.Skipped is null && r.Configuration.StartsWith(BenchmarkSuite.Fp32, StringComparison.Ordinal))
+            .MaxBy(r => r.ImagesPerSecond ?? 0);
+        return fp32?.ImagesPerSecond is { } ips ? string.Create(CultureInfo.InvariantCulture, $"; best fp32 line ({fp32.Configuration}) {ips / theirs:0.00}×") : "";
+    }
+
+    private List<TargetCheck> CheckTargets()
+    {
+        var c = CultureInfo.InvariantCulture;
+        var targets = new List<TargetCheck>();
+        foreach (string benchmarkCase in new[] { BenchmarkSuite.Forward, BenchmarkSuite.Train })
+        {
+            var best = Best(benchmarkCase);
+            if (best is null)
+                continue;
+            var reference = PyTorch?.Results.FirstOrDefault(p => p.Case == benchmarkCase);
+            if (reference?.ImagesPerSecond is { } theirs && best.ImagesPerSecond is { } ours)
+            {
+                double ratio = ours / theirs;
+                targets.Add(new TargetCheck($"{benchmarkCase} vs PyTorch", "≥ 1.5× PyTorch", ratio, "ratio", ratio >= 1.5,
+                    string.Create(c, $"{best.Configuration}: {ours:0.00} images/s vs PyTorch {theirs:0.00} ({PyTorch!.Framework}, fp32 NCHW, {PyTorch.Threads} threads){BestFp32Ratio(benchmarkCase, theirs)}")));
+            }
+            else
+            {
+                targets.Add(new TargetCheck($"{benchmarkCase} vs PyTorch", "≥ 1.5× PyTorch", null, "ratio", null,
+                    PyTorchError is null ? "not measured: run with --pytorch" : $"not measured: {PyTorchError}"));
+            }
+            if (best.FractionOfMatmul is { } fraction)
+            {
+                targets.Add(new TargetCheck($"{benchmarkCase} vs fp32 matmul rate", "≥ 70 % of the fp32 matmul rate", fraction, "fraction", fraction >= 0.70,
+                    string.Create(c, $"{best.Configuration}: {best.GflopsPerSecond:0} GFLOP/s vs fp32 matmul {Results.First(r => r.Case == BenchmarkSuite.Matmul && r.Configuration == BenchmarkSuite.Fp32).GflopsPerSecond:0} GFLOP/s")));
+            }
+            else
+            {
+                targets.Add(new TargetCheck($"{benchmarkCase} vs fp32 matmul rate", "≥ 70 % of the fp32 matmul rate", null, "fraction", null, "not measured: run the matmul case too"));
+            }
+        }
+        if (Results.FirstOrDefault(r => r.Case == BenchmarkSuite.Pipeline && r.Skipped is null) is { } pipeline)
+        {
+            targets.Add(pipeline.ShareOfTrainStep is { } share
+                ? new TargetCheck("data pipeline share of a train step", "< 5 %", share, "fraction", share < 0.05,
+                    string.Create(c, $"{pipeline.Seconds / Settings.PipelineBatches * 1000:0.0} ms per batch of {Settings.Batch224} vs the fastest train step measured"))
+                : new TargetCheck("data pipeline share of a train step", "< 5 %", null, "fraction", null, "not measured: run the train case too"));
+        }
+        if (Results.FirstOrDefault(r => r.Case == BenchmarkSuite.Head && r.Skipped is null) is { Seconds: { } seconds } head)
+        {
+            targets.Add(new TargetCheck("head training on cached features", "< 5 s", seconds, "seconds", Settings.Quick ? null : seconds < 5,
+                Settings.Quick ? "quick mode: fewer samples and epochs than the target's 50,000 × 10" : head.Name));
+        }
+        return targets;
+    }
+}

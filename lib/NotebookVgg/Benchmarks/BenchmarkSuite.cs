@@ -1,0 +1,511 @@
+using System.Globalization;
+using NotebookVgg.Data;
+using NotebookVgg.Models;
+using NotebookVgg.Runtime;
+using NotebookVgg.Training;
+using NotebookVgg.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NotebookVgg.Benchmarks;
+
+/// <summary>
+/// The cases of <c>nvgg bench</c>: the float32 matmul rate (the machine's practical ceiling), VGG19 forward and train
+/// step at 224×224, conv features at 32×32 (each in fp32 NCHW, fp32 channels-last and bf16 channels-last, with the
+/// bf16 numerics beside the speed), loading CIFAR-10, the data pipeline per batch, and head training on cached features.
+/// Each line: warm-up, median of the repeats, images/s, GFLOP/s with the FLOP count stated, peak resident memory.
+/// </summary>
+public sealed class BenchmarkSuite
+{
+    public const string Matmul = "matmul";
+    public const string Forward = "forward";
+    public const string Train = "train";
+    public const string Features = "features";
+    public const string Load = "load";
+    public const string Pipeline = "pipeline";
+    public const string Head = "head";
+
+    public const string Fp32 = "fp32";
+    public const string Bf16 = "bf16";
+    public const string Fp32Nchw = "fp32 NCHW";
+    public const string Fp32ChannelsLast = "fp32 channels-last";
+    public const string Bf16ChannelsLast = "bf16 channels-last";
+    public const string AutocastBf16ChannelsLast = "autocast bf16 channels-last";
+
+    /// <summary>Every case, in the order they run.</summary>
+    public static IReadOnlyList<string> AllCases { get; } = [Matmul, Forward, Train, Features, Load, Pipeline, Head];
+
+    private const int ImageNetClasses = 1000;
+    private const int Cifar10Classes = 10;
+
+    private readonly BenchmarkSettings _settings;
+    private readonly Benchmark _bench;
+    private readonly IProgress<string>? _progress;
+    private readonly List<BenchmarkResult> _results = [];
+    private readonly List<string> _notes = [];
+    private long? _vggMacs224;
+    private long? _featuresMacs32;
+    private Cifar10Dataset? _dataset;
+    private string? _temporaryData;
+
+    public BenchmarkSuite(BenchmarkSettings settings, IProgress<string>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
+        _settings = settings;
+        _bench = new Benchmark(settings.Repeats, settings.Warmup);
+        _progress = progress;
+    }
+
+    /// <summary>Runs the chosen cases in order and returns the report (without PyTorch; see <see cref="BenchmarkReport.WithPyTorch"/>).</summary>
+    public BenchmarkReport Run()
+    {
+        if (_settings.Threads is { } threads)
+            torch.set_num_threads(threads);
+        var machine = MachineInfo.Collect();
+        try
+        {
+            var actions = new Dictionary<string, Action>
+            {
+                [Matmul] = RunMatmul,
+                [Forward] = RunForward,
+                [Train] = RunTrain,
+                [Features] = RunFeatures,
+                [Load] = RunLoad,
+                [Pipeline] = RunPipeline,
+                [Head] = RunHead,
+            };
+            foreach (string c in AllCases.Where(_settings.Cases.Contains))
+                actions[c]();
+        }
+        finally
+        {
+            _dataset?.Dispose();
+            if (_temporaryData is not null)
+                Directory.Delete(_temporaryData, recursive: true);
+        }
+        machine = machine with { LoadAverageAtEnd = MachineInfo.LoadAverage() };
+        _notes.Insert(0, _settings.WeightsPath is null
+            ? "VGG19 weights are random (torchvision's initialization): speed does not depend on the values; the numerics compare bf16 with fp32 on the same random network."
+            : $"VGG19 weights from {_settings.WeightsPath} (speed does not depend on them; the numerics do).");
+        if (_settings.Quick)
+            _notes.Insert(0, "QUICK MODE: small batches, data and repeats; these figures are not comparable with a full run.");
+        return new BenchmarkReport
+        {
+            Machine = machine,
+            Settings = _settings,
+            Flops = new FlopCounts(_vggMacs224, _featuresMacs32,
+                "FLOP = 2 × multiply-accumulate of convolutions and linear layers (ModelSummary); a train step = 3 × the forward"),
+            Results = Finish(_results),
+            MemoryNote = _bench.PeakIsPerCase
+                ? "peak resident memory per line: VmHWM from /proc/self/status, reset through /proc/self/clear_refs before each line"
+                : "peak resident memory is the process's peak so far (VmHWM; /proc/self/clear_refs could not reset it here)",
+            Notes = [.. _notes],
+        }.WithPyTorch(null, null);
+    }
+
+    // ---- cases ------------------------------------------------------------------------------------------------
+
+    private void RunMatmul()
+    {
+        int n = _settings.MatmulSize;
+        double flops = 2.0 * n * n * n;
+        foreach (var (configuration, dtype) in new[] { (Fp32, ScalarType.Float32), (Bf16, ScalarType.BFloat16) })
+        {
+            string name = $"matmul {n}×{n}";
+            if (dtype == ScalarType.BFloat16 && !CpuSpeed.HasNativeBf16)
+            {
+                Skip(Matmul, name, configuration, NoBf16Reason);
+                continue;
+            }
+            Report($"{name} {configuration}");
+            _bench.BeginCase();
+            using var g = new torch.Generator(1);
+            using var a = torch.randn([n, n], generator: g).to(dtype);
+            using var b = torch.randn([n, n], generator: g).to(dtype);
+            var m = _bench.Measure(() =>
+            {
+                using var c = a.matmul(b);
+            });
+            _results.Add(Measured(Matmul, name, configuration, m, images: null, flops) with
+            {
+                Note = dtype == ScalarType.Float32 ? "the practical ceiling the targets use" : "bf16 ceiling, for reading the bf16 lines",
+            });
+        }
+    }
+
+    private void RunForward()
+    {
+        int batch = _settings.Batch224;
+        string name = $"VGG19 forward 224×224, batch {batch}";
+        _bench.BeginCase();
+        using var model = CreateVgg();
+        model.eval();
+        double flops = 2.0 * VggMacs224(model) * batch;
+        using var g = new torch.Generator(2);
+        using var input = torch.randn([batch, 3, 224, 224], generator: g);
+        using var noGrad = torch.no_grad();
+        Tensor? reference = null;
+        try
+        {
+            Report($"{name} {Fp32Nchw}");
+            var (m, output) = MeasureOutput(() => model.call(input));
+            reference = output;
+            _results.Add(Measured(Forward, name, Fp32Nchw, m, batch, flops) with { DistinctTop1Classes = DistinctTop1(reference) });
+
+            Report($"{name} {Fp32ChannelsLast}");
+            _bench.BeginCase();
+            CpuSpeed.ConvertToChannelsLast(model);
+            using var inputCl = CpuSpeed.ToChannelsLast(input);
+            (m, output) = MeasureOutput(() => model.call(inputCl));
+            using (output)
+                _results.Add(WithNumerics(Measured(Forward, name, Fp32ChannelsLast, m, batch, flops), output, reference, logits: true));
+
+            if (!CpuSpeed.HasNativeBf16)
+            {
+                Skip(Forward, name, Bf16ChannelsLast, NoBf16Reason);
+                return;
+            }
+            Report($"{name} {Bf16ChannelsLast}");
+            _bench.BeginCase();
+            model.to(ScalarType.BFloat16);
+            CpuSpeed.ConvertToChannelsLast(model); // .to() keeps the strides; this makes sure
+            using var inputBf16Nchw = input.to(ScalarType.BFloat16);
+            using var inputBf16 = CpuSpeed.ToChannelsLast(inputBf16Nchw);
+            (m, output) = MeasureOutput(() => model.call(inputBf16));
+            using (output)
+                _results.Add(WithNumerics(Measured(Forward, name, Bf16ChannelsLast, m, batch, flops), output, reference, logits: true) with
+                {
+                    Note = "model.to(bfloat16), input bf16",
+                });
+        }
+        finally
+        {
+            reference?.Dispose();
+        }
+    }
+
+    private void RunTrain()
+    {
+        int batch = _settings.Batch224;
+        string name = $"VGG19 train step 224×224, batch {batch} (SGD momentum 0.9, cross-entropy)";
+        _bench.BeginCase();
+        using var model = CreateVgg();
+        model.train();
+        double flops = 3 * 2.0 * VggMacs224(model) * batch;
+        using var g = new torch.Generator(3);
+        using var input = torch.randn([batch, 3, 224, 224], generator: g);
+        using var labels = torch.randint(0, ImageNetClasses, [batch], generator: g);
+
+        Report($"{name} {Fp32Nchw}");
+        _results.Add(Measured(Train, name, Fp32Nchw, MeasureTrainSteps(model, input, labels, autocast: false), batch, flops));
+
+        Report($"{name} {Fp32ChannelsLast}");
+        _bench.BeginCase();
+        CpuSpeed.ConvertToChannelsLast(model); // replaces the conv weights: the optimizer is made afterwards
+        using var inputCl = CpuSpeed.ToChannelsLast(input);
+        _results.Add(Measured(Train, name, Fp32ChannelsLast, MeasureTrainSteps(model, inputCl, labels, autocast: false), batch, flops));
+
+        if (!CpuSpeed.HasNativeBf16 || !CpuAutocast.IsAvailable)
+        {
+            Skip(Train, name, AutocastBf16ChannelsLast, !CpuSpeed.HasNativeBf16 ? NoBf16Reason
+                : "libtorch's at::autocast exports were not found in libtorch_cpu, so CPU autocast cannot be switched on");
+            return;
+        }
+        Report($"{name} {AutocastBf16ChannelsLast}");
+        _bench.BeginCase();
+        _results.Add(Measured(Train, name, AutocastBf16ChannelsLast, MeasureTrainSteps(model, inputCl, labels, autocast: true), batch, flops) with
+        {
+            Note = "mixed precision: fp32 weights, gradients and optimizer; bf16 compute inside autocast (forward and loss)",
+        });
+    }
+
+    private Measurement MeasureTrainSteps(Vgg model, Tensor input, Tensor labels, bool autocast)
+    {
+        using var optimizer = optim.SGD(model.parameters(), 1e-3, momentum: 0.9);
+        return _bench.Measure(() =>
+        {
+            using var scope = NewDisposeScope();
+            optimizer.zero_grad();
+            Tensor loss;
+            if (autocast)
+            {
+                using (CpuSpeed.Autocast())
+                    loss = nn.functional.cross_entropy(model.call(input), labels);
+            }
+            else
+            {
+                loss = nn.functional.cross_entropy(model.call(input), labels);
+            }
+            loss.backward();
+            optimizer.step();
+        });
+    }
+
+    private void RunFeatures()
+    {
+        int batch = _settings.Batch32;
+        string name = $"VGG19 conv features (vgg.features) 32×32, batch {batch}";
+        _bench.BeginCase();
+        using var model = CreateVgg();
+        model.eval();
+        double flops = 2.0 * FeaturesMacs32(model) * batch;
+        using var g = new torch.Generator(4);
+        using var input = torch.randn([batch, 3, 32, 32], generator: g);
+        using var noGrad = torch.no_grad();
+        Tensor? reference = null;
+        try
+        {
+            Report($"{name} {Fp32Nchw}");
+            var (m, output) = MeasureOutput(() => model.features.call(input));
+            reference = output;
+            _results.Add(Measured(Features, name, Fp32Nchw, m, batch, flops));
+
+            Report($"{name} {Fp32ChannelsLast}");
+            _bench.BeginCase();
+            CpuSpeed.ConvertToChannelsLast(model);
+            using var inputCl = CpuSpeed.ToChannelsLast(input);
+            (m, output) = MeasureOutput(() => model.features.call(inputCl));
+            using (output)
+                _results.Add(WithNumerics(Measured(Features, name, Fp32ChannelsLast, m, batch, flops), output, reference, logits: false));
+
+            if (!CpuSpeed.HasNativeBf16)
+            {
+                Skip(Features, name, Bf16ChannelsLast, NoBf16Reason);
+                return;
+            }
+            Report($"{name} {Bf16ChannelsLast}");
+            _bench.BeginCase();
+            model.to(ScalarType.BFloat16);
+            CpuSpeed.ConvertToChannelsLast(model);
+            using var inputBf16Nchw = input.to(ScalarType.BFloat16);
+            using var inputBf16 = CpuSpeed.ToChannelsLast(inputBf16Nchw);
+            (m, output) = MeasureOutput(() => model.features.call(inputBf16));
+            using (output)
+                _results.Add(WithNumerics(Measured(Features, name, Bf16ChannelsLast, m, batch, flops), output, reference, logits: false));
+        }
+        finally
+        {
+            reference?.Dispose();
+        }
+    }
+
+    private void RunLoad()
+    {
+        _bench.BeginCase();
+        string dir = DataFolder();
+        Report("Cifar10.Load");
+        Cifar10Dataset? last = null;
+        var m = _bench.Measure(() =>
+        {
+            last?.Dispose();
+            last = Cifar10.Load(dir);
+        });
+        _dataset?.Dispose();
+        _dataset = last!;
+        long images = _dataset.Train.Count + _dataset.Test.Count;
+        _results.Add(Measured(Load, string.Create(CultureInfo.InvariantCulture, $"Cifar10.Load, {images:N0} images ({_dataset.SourceName})"), "uint8", m, images, flops: null) with
+        {
+            Note = "binary batch files read into one uint8 tensor; after the warm-up the files are in the page cache",
+        });
+    }
+
+    private void RunPipeline()
+    {
+        _bench.BeginCase();
+        if (_dataset is null)
+        {
+            Report("loading the data for the pipeline case");
+            _dataset = Cifar10.Load(DataFolder());
+        }
+        int batch = _settings.Batch224, batches = _settings.PipelineBatches;
+        string name = $"data pipeline: batch of {batch} from memory, resize 32→224 (bilinear) + normalize";
+        Report(name);
+        var iterator = new BatchIterator(_dataset.Train, batch,
+            x => ImageTransforms.Prepare(x, 224, Preprocessing.ImageNet, Interpolation.Bilinear), shuffle: true, seed: 0, dropLast: true);
+        int epoch = 0;
+        var m = _bench.Measure(() =>
+        {
+            int seen = 0;
+            foreach (var _ in iterator.Epoch(epoch++))
+            {
+                if (++seen == batches)
+                    break;
+            }
+        });
+        _results.Add(Measured(Pipeline, name, Fp32, m, (long)batch * batches, flops: null) with
+        {
+            Note = string.Create(CultureInfo.InvariantCulture, $"{batches} batches per timed iteration (index_select + ImageTransforms.Prepare), on the same threads as the model"),
+        });
+    }
+
+    private void RunHead()
+    {
+        int n = _settings.HeadSamples, d = _settings.HeadFeatures, epochs = _settings.HeadEpochs, batchSize = _settings.HeadBatchSize;
+        string name = string.Create(CultureInfo.InvariantCulture,
+            $"head training on cached features: {n:N0} × {d:N0} → Linear {Cifar10Classes}, Adam, {epochs} epochs, batch {batchSize} (Trainer)");
+        Report(name);
+        _bench.BeginCase();
+        // Random but fixed: class centres plus noise, so the head has something to learn and its accuracy shows it did.
+        using var g = new torch.Generator(5);
+        using var labels = torch.randint(0, Cifar10Classes, [n], generator: g);
+        Tensor features;
+        using (var scope = NewDisposeScope())
+        {
+            var centres = torch.randn([Cifar10Classes, d], generator: g);
+            features = (centres.index_select(0, labels) + 2 * torch.randn([n, d], generator: g)).relu_().MoveToOuterDisposeScope();
+        }
+        using var _ = features;
+        int batchesPerEpoch = (n + batchSize - 1) / batchSize;
+        var source = new BatchSource("cached features (random, fixed)", n, batchesPerEpoch, epoch => Batches(epoch));
+        TrainingResult? last = null;
+        var m = _bench.Measure(() =>
+        {
+            using var head = nn.Linear(d, Cifar10Classes);
+            var options = new TrainingOptions { Epochs = epochs, BatchSize = batchSize, LearningRate = 1e-3, Optimizer = OptimizerKind.Adam, Seed = 0 };
+            var trainer = new Trainer(head, [new ParameterGroup("head", [.. head.parameters()], options.LearningRate)], options, CPU);
+            last = trainer.Fit(source);
+        });
+        double flops = 3 * 2.0 * d * Cifar10Classes * n * epochs;
+        var final = last!.History.Epochs[^1];
+        _results.Add(Measured(Head, name, Fp32, m, (long)n * epochs, flops) with
+        {
+            Note = string.Create(CultureInfo.InvariantCulture, $"seconds = one whole run of {epochs} epochs; images/s counts samples × epochs; train accuracy after the last epoch {final.TrainAccuracy:P1}"),
+        });
+
+        IEnumerable<(Tensor, Tensor)> Batches(int epoch)
+        {
+            using var shuffle = new torch.Generator((ulong)(1000 + epoch));
+            // Made on the first MoveNext, inside the Trainer's per-batch dispose scope: detached so it lives for the whole epoch.
+            using var order = torch.randperm(n, generator: shuffle).DetachFromDisposeScope();
+            for (long start = 0; start < n; start += batchSize)
+            {
+                using var index = order.narrow(0, start, Math.Min(batchSize, n - start));
+                yield return (features.index_select(0, index), labels.index_select(0, index));
+            }
+        }
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------------------------
+
+    private const string NoBf16Reason = "this CPU has no native bfloat16 instructions (AVX512_BF16 or AMX): bf16 would be emulated and slower";
+
+    private Vgg CreateVgg()
+    {
+        torch.random.manual_seed(0);
+        var model = Vgg.Create("vgg19", ImageNetClasses);
+        if (_settings.WeightsPath is { } path)
+            WeightLoader.Load(model, path);
+        return model;
+    }
+
+    private long VggMacs224(Vgg model) => _vggMacs224 ??= ModelSummary.Of(model, 224).TotalMacs;
+
+    private long FeaturesMacs32(Vgg model) => _featuresMacs32 ??= ModelSummary.Of(model, 32).MacsUnder("features");
+
+    /// <summary>Measures <paramref name="run"/> and keeps the output of its last iteration (for the numerics).</summary>
+    private (Measurement, Tensor) MeasureOutput(Func<Tensor> run)
+    {
+        Tensor? last = null;
+        var m = _bench.Measure(() =>
+        {
+            using var scope = NewDisposeScope();
+            var output = run();
+            last?.Dispose();
+            last = output.MoveToOuterDisposeScope();
+        });
+        last!.DetachFromDisposeScope();
+        return (m, last);
+    }
+
+    private string DataFolder()
+    {
+        if (_settings.DataDirectory is { } dir)
+            return dir;
+        if (_temporaryData is null)
+        {
+            Report(string.Create(CultureInfo.InvariantCulture, $"writing {_settings.SyntheticTrainCount + _settings.SyntheticTestCount:N0} synthetic CIFAR-10-shaped images to a temporary folder"));
+            _temporaryData = Directory.CreateTempSubdirectory("nvgg-bench-").FullName;
+            SyntheticCifar.Write(_temporaryData, _settings.SyntheticTrainCount, _settings.SyntheticTestCount, seed: 0);
+            _notes.Add("load and pipeline: synthetic CIFAR-10-shaped data in a temporary folder (same file layout and sizes as CIFAR-10); --data DIR uses real files");
+        }
+        return _temporaryData;
+    }
+
+    private void Report(string what) => _progress?.Report(what);
+
+    private void Skip(string benchmarkCase, string name, string configuration, string reason) =>
+        _results.Add(new BenchmarkResult { Case = benchmarkCase, Name = name, Configuration = configuration, Skipped = reason });
+
+    private static BenchmarkResult Measured(string benchmarkCase, string name, string configuration, Measurement m, long? images, double? flops) => new()
+    {
+        Case = benchmarkCase,
+        Name = name,
+        Configuration = configuration,
+        ImagesPerIteration = images,
+        Seconds = m.MedianSeconds,
+        Times = m.Times,
+        ImagesPerSecond = images / m.MedianSeconds,
+        FlopsPerIteration = flops,
+        GflopsPerSecond = flops / m.MedianSeconds / 1e9,
+        PeakResidentMb = m.PeakResidentMb,
+    };
+
+    /// <summary>
+    /// Adds relative L2 of <paramref name="output"/> against the fp32 NCHW output; for logits also top-1 agreement, and both
+    /// again on the logits minus their batch mean (random weights give every input nearly the same raw logits).
+    /// </summary>
+    private static BenchmarkResult WithNumerics(BenchmarkResult result, Tensor output, Tensor reference, bool logits)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var o = output.to(ScalarType.Float32);
+        var r = reference.to(ScalarType.Float32);
+        result = result with { RelativeL2 = RelativeL2(o, r) };
+        if (!logits)
+            return result;
+        var oc = o - o.mean([0], keepdim: true);
+        var rc = r - r.mean([0], keepdim: true);
+        return result with
+        {
+            Top1Agreement = Top1Agreement(o, r),
+            CenteredRelativeL2 = RelativeL2(oc, rc),
+            CenteredTop1Agreement = Top1Agreement(oc, rc),
+            DistinctTop1Classes = DistinctTop1(o),
+        };
+
+        static double RelativeL2(Tensor a, Tensor b) => (a - b).norm().item<float>() / Math.Max(1e-30, b.norm().item<float>());
+        static double Top1Agreement(Tensor a, Tensor b) => a.argmax(1).eq(b.argmax(1)).to(ScalarType.Float32).mean().item<float>();
+    }
+
+    /// <summary>"3/16 raw, 16/16 centered": distinct top-1 classes over the batch, of the logits and of the logits minus their batch mean.</summary>
+    private static string DistinctTop1(Tensor logits)
+    {
+        using var scope = NewDisposeScope();
+        var l = logits.to(ScalarType.Float32);
+        long raw = torch.unique(l.argmax(1)).Item1.shape[0];
+        long centered = torch.unique((l - l.mean([0], keepdim: true)).argmax(1)).Item1.shape[0];
+        return string.Create(CultureInfo.InvariantCulture, $"{raw}/{l.shape[0]} raw, {centered}/{l.shape[0]} centered");
+    }
+
+    /// <summary>Fills in what needs the whole run: fraction of the matmul rate, speed-up over fp32 NCHW, the pipeline's share of a train step.</summary>
+    private List<BenchmarkResult> Finish(List<BenchmarkResult> results)
+    {
+        double? matmul = results.FirstOrDefault(r => r.Case == Matmul && r.Configuration == Fp32 && r.Skipped is null)?.GflopsPerSecond;
+        double? fastestStep = results.Where(r => r.Case == Train && r.Skipped is null).Select(r => r.Seconds).Min();
+        var finished = new List<BenchmarkResult>();
+        foreach (var r in results)
+        {
+            var baseline = results.FirstOrDefault(b => b.Case == r.Case && b.Configuration == Fp32Nchw && b.Skipped is null);
+            var f = r;
+            if (r.Skipped is null && r.GflopsPerSecond is { } gflops && matmul is { } ceiling && r.Case != Head)
+                f = f with { FractionOfMatmul = gflops / ceiling };
+            if (r.Skipped is null && baseline?.ImagesPerSecond is { } b && r.ImagesPerSecond is { } ips)
+                f = f with { SpeedupOverFp32Nchw = ips / b };
+            if (r.Case == Pipeline && r.Skipped is null && fastestStep is { } step && r.Seconds is { } s)
+                f = f with { ShareOfTrainStep = s / _settings.PipelineBatches / step };
+            finished.Add(f);
+        }
+        return finished;
+    }
+}

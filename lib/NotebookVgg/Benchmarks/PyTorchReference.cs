@@ -1,0 +1,110 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace NotebookVgg.Benchmarks;
+
+/// <summary>One line of bench/pytorch_reference.py's output.</summary>
+public sealed record PyTorchResult(string Case, string Name, long Images, double? ImagesPerSecond, double GflopsPerSecond, double Seconds, double PeakRssMb);
+
+/// <summary>What bench/pytorch_reference.py printed: the framework, its threads and BLAS, and its figures.</summary>
+public sealed record PyTorchReport(string Framework, int Threads, IReadOnlyList<string> Blas, IReadOnlyList<PyTorchResult> Results);
+
+/// <summary>
+/// Runs bench/pytorch_reference.py (the same shapes in PyTorch) as a subprocess with the same threads, repeats,
+/// shapes and cases, and reads its JSON. Peak memory there is the Python process's running peak (ru_maxrss).
+/// </summary>
+public static class PyTorchReference
+{
+    /// <summary>Debian's python3 with python3-torch; a pyenv or venv python usually has no torch.</summary>
+    public const string DefaultPython = "/usr/bin/python3";
+
+    /// <summary>Where the script lives, relative to the repository root.</summary>
+    public static readonly string ScriptRelativePath = Path.Combine("bench", "pytorch_reference.py");
+
+    /// <summary>The cases the script knows; others are not sent to it.</summary>
+    public static IReadOnlyList<string> Cases { get; } = [BenchmarkSuite.Matmul, BenchmarkSuite.Forward, BenchmarkSuite.Train, BenchmarkSuite.Features];
+
+    /// <summary>bench/pytorch_reference.py found above the working directory or above this assembly; null where neither has it.</summary>
+    public static string? FindScript()
+    {
+        foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, ScriptRelativePath);
+                if (File.Exists(candidate))
+                    return candidate;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Runs the script and parses its report. Throws with one line naming the script or interpreter when it fails.</summary>
+    public static PyTorchReport Run(string script, string python, BenchmarkSettings settings, int threads, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(script);
+        ArgumentNullException.ThrowIfNull(python);
+        ArgumentNullException.ThrowIfNull(settings);
+        if (!File.Exists(script))
+            throw new FileNotFoundException($"{script}: PyTorch reference script not found", script);
+        var c = CultureInfo.InvariantCulture;
+        var start = new ProcessStartInfo(python)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(script);
+        start.Environment["NVGG_BENCH_THREADS"] = threads.ToString(c);
+        start.Environment["NVGG_BENCH_REPEATS"] = settings.Repeats.ToString(c);
+        start.Environment["NVGG_BENCH_MATMUL_SIZE"] = settings.MatmulSize.ToString(c);
+        start.Environment["NVGG_BENCH_BATCH_224"] = settings.Batch224.ToString(c);
+        start.Environment["NVGG_BENCH_BATCH_32"] = settings.Batch32.ToString(c);
+        start.Environment["NVGG_BENCH_CASES"] = string.Join(',', settings.Cases.Where(Cases.Contains));
+
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new InvalidOperationException($"{python}: could not be started");
+        }
+        catch (Win32Exception ex)
+        {
+            throw new InvalidOperationException($"{python}: could not be started to run {script} ({ex.Message}); install python3-torch or pass --python", ex);
+        }
+        using (process)
+        {
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(timeout))
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException($"{script}: did not finish within {timeout.TotalSeconds:0} s");
+            }
+            process.WaitForExit();
+            if (process.ExitCode != 0)
+            {
+                string last = stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "(no message)";
+                throw new InvalidOperationException($"{script}: exited with code {process.ExitCode}: {last}");
+            }
+            return Parse(stdout.Result, script);
+        }
+    }
+
+    /// <summary>Reads the script's JSON; <paramref name="source"/> names it in errors.</summary>
+    public static PyTorchReport Parse(string json, string source)
+    {
+        try
+        {
+            var report = JsonSerializer.Deserialize<PyTorchReport>(json, new JsonSerializerOptions { PropertyNameCaseInsensitive = true });
+            if (report?.Results is null || report.Framework is null)
+                throw new InvalidDataException($"{source}: the output has no framework or results");
+            return report;
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{source}: the output is not the expected JSON ({ex.Message})", ex);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using NotebookVgg.Benchmarks;
+
+namespace NotebookVgg.Tests.Benchmarks;
+
+public class BenchmarkTests
+{
+    [Fact]
+    public void Measure_RunsWarmupPlusRepeats_ReportsOneTimePerRepeat()
+    {
+        var bench = new Benchmark(repeats: 3, warmup: 2);
+        int calls = 0;
+
+        var m = bench.Measure(() => calls++);
+
+        Assert.Equal(5, calls);
+        Assert.Equal(3, m.Times.Count);
+        Assert.Equal(Benchmark.Median(m.Times.ToArray()), m.MedianSeconds);
+    }
+
+    [Fact]
+    public void Measure_ReportsTheMedianNotTheMean()
+    {
+        var bench = new Benchmark(repeats: 3, warmup: 0);
+        int call = 0;
+        int[] sleeps = [1, 200, 30]; // one slow outlier, as a busy neighbour causes
+
+        var m = bench.Measure(() => Thread.Sleep(sleeps[call++]));
+
+        Assert.InRange(m.MedianSeconds, 0.025, 0.150);
+    }
+
+    [Theory]
+    [InlineData(new[] { 3.0 }, 3.0)]
+    [InlineData(new[] { 5.0, 1.0, 3.0 }, 3.0)]
+    [InlineData(new[] { 4.0, 1.0, 3.0, 2.0 }, 2.5)]
+    public void Median_OddAndEvenCounts(double[] values, double expected) => Assert.Equal(expected, Benchmark.Median(values));
+
+    [Fact]
+    public void Median_OfNothing_Throws() => Assert.Throws<ArgumentException>(() => Benchmark.Median(Array.Empty<double>()));
+
+    [Fact]
+    public void Constructor_RejectsZeroRepeats() => Assert.Throws<ArgumentOutOfRangeException>(() => new Benchmark(0));
+
+    [Fact]
+    public void ResidentMemory_OnLinux_PeakIsAtLeastCurrentAndSeesANewAllocation()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "these figures come from /proc/self/status");
+        double current = ResidentMemory.CurrentMegabytes()!.Value;
+        double peak = ResidentMemory.PeakMegabytes()!.Value;
+        Assert.True(current > 1 && peak >= current - 1, $"current {current} MiB, peak {peak} MiB");
+
+        var bench = new Benchmark(1, 0);
+        bench.BeginCase();
+        double before = ResidentMemory.PeakMegabytes()!.Value;
+        var m = bench.Measure(() =>
+        {
+            var block = new byte[64 << 20];
+            Array.Fill(block, (byte)1); // touch every page so it becomes resident
+            GC.KeepAlive(block);
+        });
+
+        Assert.True(m.PeakResidentMb >= before + 50, $"peak {m.PeakResidentMb} MiB after a 64 MiB allocation; {before} MiB before");
+        if (bench.PeakIsPerCase)
+        {
+            bench.BeginCase();
+            Assert.True(ResidentMemory.PeakMegabytes() < m.PeakResidentMb, "resetting the peak through /proc/self/clear_refs had no effect");
+        }
+    }
+}
