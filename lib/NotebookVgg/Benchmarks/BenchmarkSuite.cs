@@ -103,7 +103,7 @@ public sealed class BenchmarkSuite
                 ? $"glibc malloc keeps freed memory for reuse (mallopt M_MMAP_MAX 0, M_TRIM_THRESHOLD 2 GiB; PyTorch gets GLIBC_TUNABLES={NativeAllocator.GlibcTunables})"
                 : "the C library's malloc defaults (each large buffer a fresh mmap: page faults every step)",
             MemoryNote = _bench.PeakIsPerCase
-                ? "peak resident memory per line: VmHWM from /proc/self/status, reset through /proc/self/clear_refs before each line"
+                ? "peak resident memory per line: VmHWM from /proc/self/status, reset through /proc/self/clear_refs before each line (after malloc_trim hands back the free memory malloc kept; a model a case reuses from its previous line is included)"
                 : "peak resident memory is the process's peak so far (VmHWM; /proc/self/clear_refs could not reset it here)",
             Notes = [.. _notes],
         }.WithPyTorch(null, null);

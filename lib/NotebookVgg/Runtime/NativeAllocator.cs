@@ -47,6 +47,21 @@ public static partial class NativeAllocator
         }
     }
 
+    /// <summary>
+    /// Gives the free memory malloc keeps back to the kernel now (glibc malloc_trim(0)), e.g. between benchmark cases so that
+    /// each one's peak is its own. Returns false where the C library is not glibc.
+    /// </summary>
+    public static bool ReleaseFreeMemory()
+    {
+        if (!OperatingSystem.IsLinux() || !NativeLibrary.TryLoad("libc.so.6", out var libc) || !NativeLibrary.TryGetExport(libc, "malloc_trim", out _))
+            return false;
+        MallocTrim(0);
+        return true;
+    }
+
+    [LibraryImport("libc.so.6", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
+
     // mallopt returns 1 on success, 0 on error.
     [LibraryImport("libc.so.6", EntryPoint = "mallopt")]
     private static partial int Mallopt(int param, int value);

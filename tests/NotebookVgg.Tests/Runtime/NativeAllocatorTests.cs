@@ -15,6 +15,19 @@ public class NativeAllocatorTests
     }
 
     [Fact]
+    public void ReleaseFreeMemory_OnGlibc_TrimsAndNeverGrowsResidentMemory()
+    {
+        Assert.True(NativeAllocator.KeepFreedMemory());
+        using (var big = TorchSharp.torch.ones(64L << 20)) // 256 MiB through malloc, touched, then freed
+            Assert.Equal(64L << 20, big.sum().item<float>());
+        double kept = NotebookVgg.Benchmarks.ResidentMemory.CurrentMegabytes()!.Value;
+
+        Assert.True(NativeAllocator.ReleaseFreeMemory());
+
+        Assert.True(NotebookVgg.Benchmarks.ResidentMemory.CurrentMegabytes() <= kept + 1);
+    }
+
+    [Fact]
     public void GlibcTunables_StateTheSameSettingsForAChildProcess() =>
         Assert.Equal("glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647", NativeAllocator.GlibcTunables);
 }
