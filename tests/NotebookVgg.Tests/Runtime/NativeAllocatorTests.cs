@@ -1,7 +1,10 @@
+using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Runtime;
 
 namespace NotebookVgg.Tests.Runtime;
 
+// Measures resident memory: runs apart from tests that allocate in parallel.
+[Collection(GlobalRandomState.Name)]
 public class NativeAllocatorTests
 {
     [Fact]
