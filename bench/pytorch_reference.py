@@ -3,7 +3,9 @@
 
 Run with Debian's python3-torch (/usr/bin/python3, not a pyenv python) and OpenBLAS
 (`apt-get install python3-torch python3-torchvision libopenblas0-pthread`; Debian's default BLAS is the slow
-reference one). `nvgg bench --pytorch` runs this script in the same session and prints both.
+reference one). `nvgg bench --pytorch` runs this script in the same session and prints both; it passes the
+shapes, threads, repeats and cases as NVGG_BENCH_* variables, and its glibc malloc setting as GLIBC_TUNABLES
+(keep freed memory instead of a fresh mmap per buffer: it changes both sides' speed a lot on this VM).
 """
 import json
 import os

@@ -61,6 +61,10 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         [DefaultValue(4096)]
         public int HeadFeatures { get; init; } = 4096;
 
+        [CommandOption("--default-malloc")]
+        [Description("Measure with the C library's malloc defaults instead of keeping freed memory for reuse (both sides; slower).")]
+        public bool DefaultMalloc { get; init; }
+
         [CommandOption("--output <FILE>")]
         [Description("Also write the JSON report to FILE (atomically).")]
         public string? Output { get; init; }
@@ -97,6 +101,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             DataDirectory = settings.Data,
             WeightsPath = settings.Weights,
             HeadFeatures = settings.HeadFeatures,
+            KeepFreedMemory = !settings.DefaultMalloc,
         };
         string? script = null;
         if (settings.PyTorch)
@@ -234,6 +239,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             }
             AnsiConsole.Write(targets);
         }
+        AnsiConsole.MarkupLine($"[grey]{Markup.Escape(report.Allocator)}[/]");
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(report.MemoryNote)}[/]");
         foreach (string note in report.Notes)
             AnsiConsole.MarkupLine($"[grey]{Markup.Escape(note)}[/]");

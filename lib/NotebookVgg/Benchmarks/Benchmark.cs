@@ -32,14 +32,15 @@ public sealed class Benchmark
     public bool PeakIsPerCase { get; private set; }
 
     /// <summary>
-    /// Starts a case: collects garbage left by the previous one (finalizers free undisposed native tensors)
-    /// and resets the resident-memory peak. Call it before the case's setup, so the peak covers its model and data.
+    /// Starts a case: collects garbage left by the previous one (finalizers free undisposed native tensors), hands the
+    /// free memory malloc keeps back to the kernel, and resets the resident-memory peak. Call it before the case's setup, so the peak covers its model and data.
     /// </summary>
     public void BeginCase()
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
+        Runtime.NativeAllocator.ReleaseFreeMemory();
         PeakIsPerCase = ResidentMemory.TryResetPeak() && PeakIsPerCase;
     }
 

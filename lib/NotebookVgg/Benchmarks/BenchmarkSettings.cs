@@ -24,6 +24,12 @@ public sealed record BenchmarkSettings
     /// <summary>Weights file for the VGG19 cases (only the numerics depend on it); null keeps torchvision-style random initialization.</summary>
     public string? WeightsPath { get; init; }
 
+    /// <summary>
+    /// Switch glibc malloc to keep freed memory (<see cref="Runtime.NativeAllocator.KeepFreedMemory"/>) before measuring,
+    /// and run the PyTorch reference with the same setting. False measures the C library's defaults on both sides.
+    /// </summary>
+    public bool KeepFreedMemory { get; init; } = true;
+
     /// <summary>Length of each cached feature vector in the head case: 4,096 (after fc7) or 25,088 (after avgpool).</summary>
     public int HeadFeatures { get; init; } = 4096;
 

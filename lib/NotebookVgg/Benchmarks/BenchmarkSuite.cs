@@ -62,6 +62,8 @@ public sealed class BenchmarkSuite
     {
         if (_settings.Threads is { } threads)
             torch.set_num_threads(threads);
+        if (_settings.KeepFreedMemory && !NativeAllocator.KeepFreedMemory())
+            _notes.Add("glibc malloc could not be told to keep freed memory here (not glibc?): the C library's defaults were measured");
         var machine = MachineInfo.Collect();
         try
         {
@@ -97,8 +99,11 @@ public sealed class BenchmarkSuite
             Flops = new FlopCounts(_vggMacs224, _featuresMacs32,
                 "FLOP = 2 × multiply-accumulate of convolutions and linear layers (ModelSummary); a train step = 3 × the forward"),
             Results = Finish(_results),
+            Allocator = NativeAllocator.IsKeepingFreedMemory
+                ? $"glibc malloc keeps freed memory for reuse (mallopt M_MMAP_MAX 0, M_TRIM_THRESHOLD 2 GiB; PyTorch gets GLIBC_TUNABLES={NativeAllocator.GlibcTunables})"
+                : "the C library's malloc defaults (each large buffer a fresh mmap: page faults every step)",
             MemoryNote = _bench.PeakIsPerCase
-                ? "peak resident memory per line: VmHWM from /proc/self/status, reset through /proc/self/clear_refs before each line"
+                ? "peak resident memory per line: VmHWM from /proc/self/status, reset through /proc/self/clear_refs before each line (after malloc_trim hands back the free memory malloc kept; a model a case reuses from its previous line is included)"
                 : "peak resident memory is the process's peak so far (VmHWM; /proc/self/clear_refs could not reset it here)",
             Notes = [.. _notes],
         }.WithPyTorch(null, null);

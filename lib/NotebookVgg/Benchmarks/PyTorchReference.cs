@@ -62,6 +62,8 @@ public static class PyTorchReference
         start.Environment["NVGG_BENCH_MATMUL_SIZE"] = settings.MatmulSize.ToString(c);
         start.Environment["NVGG_BENCH_BATCH_224"] = settings.Batch224.ToString(c);
         start.Environment["NVGG_BENCH_BATCH_32"] = settings.Batch32.ToString(c);
+        if (Runtime.NativeAllocator.IsKeepingFreedMemory)
+            start.Environment["GLIBC_TUNABLES"] = Runtime.NativeAllocator.GlibcTunables; // the same allocator behaviour on both sides
         start.Environment["NVGG_BENCH_CASES"] = string.Join(',', settings.Cases.Where(Cases.Contains));
 
         Process process;

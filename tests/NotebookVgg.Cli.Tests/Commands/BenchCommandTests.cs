@@ -23,6 +23,7 @@ public class BenchCommandTests
         Assert.Equal(398_131_200L, (long)report["flops"]!["features32Macs"]!);
         Assert.Contains("FLOP = 2 × multiply-accumulate", (string)report["flops"]!["convention"]!, StringComparison.Ordinal);
         Assert.NotNull((string?)report["machine"]!["loadAverageAtStart"]);
+        Assert.StartsWith("glibc malloc keeps freed memory", (string)report["allocator"]!, StringComparison.Ordinal);
         Assert.Contains(report["notes"]!.AsArray(), n => ((string)n!).Contains("random", StringComparison.Ordinal));
 
         var results = report["results"]!.AsArray().Select(r => (JsonObject)r!).ToList();

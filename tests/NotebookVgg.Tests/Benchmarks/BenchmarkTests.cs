@@ -1,7 +1,10 @@
+using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Benchmarks;
 
 namespace NotebookVgg.Tests.Benchmarks;
 
+// Measures resident memory: runs apart from tests that allocate in parallel.
+[Collection(GlobalRandomState.Name)]
 public class BenchmarkTests
 {
     [Fact]
