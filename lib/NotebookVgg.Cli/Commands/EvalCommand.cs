@@ -33,6 +33,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        Runtime.NativeAllocator.KeepFreedMemory();
         string data = TrainCommand.RequireData(s.Data);
         using var model = TrainedModel.Load(s.Checkpoint);
         var state = Checkpoint.ReadState(s.Checkpoint);

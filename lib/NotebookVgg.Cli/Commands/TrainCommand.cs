@@ -126,6 +126,7 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        Runtime.NativeAllocator.KeepFreedMemory(); // 2–3× faster VGG steps on glibc (see NativeAllocator); a short-lived process
         var profile = s.Profile is null ? Profiles.ForDevice(Runtime.Devices.CudaDeviceCount() > 0) : Profiles.Get(s.Profile);
         string data = RequireData(s.Data);
         string? weightsPath = await ResolveWeightsAsync(s.Weights ?? profile.PretrainedWeights ?? "none", s.Json, cancellationToken);
