@@ -65,8 +65,11 @@ public class BenchmarkTests
         Assert.True(m.PeakResidentMb >= before + 50, $"peak {m.PeakResidentMb} MiB after a 64 MiB allocation; {before} MiB before");
         if (bench.PeakIsPerCase)
         {
+            // A reset makes the peak the current resident size. (Whether the 64 MiB left the process depends on the GC and
+            // on allocator settings other tests may have made, so compare with the current size, not with the old peak.)
             bench.BeginCase();
-            Assert.True(ResidentMemory.PeakMegabytes() < m.PeakResidentMb, "resetting the peak through /proc/self/clear_refs had no effect");
+            double afterReset = ResidentMemory.PeakMegabytes()!.Value, now = ResidentMemory.CurrentMegabytes()!.Value;
+            Assert.True(afterReset <= now + 16, $"after resetting through /proc/self/clear_refs the peak is {afterReset} MiB but only {now} MiB are resident");
         }
     }
 }
