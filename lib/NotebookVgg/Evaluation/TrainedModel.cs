@@ -104,8 +104,6 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>
     public EvaluationResult Evaluate(Cifar10Split split, string dataName, int batchSize = 64)
     {
         ArgumentNullException.ThrowIfNull(split);
-        var iterator = new BatchIterator(split, batchSize, shuffle: false);
-        var source = new BatchSource(dataName, split.Count, iterator.BatchesPerEpoch, e => iterator.Epoch(e).Select(b => (b.Images, b.Labels)));
-        return Evaluator.Evaluate(this, source, ClassNames);
+        return Evaluator.Evaluate(this, TransferLearning.IteratorSource(new BatchIterator(split, batchSize, shuffle: false), dataName), ClassNames);
     }
 }

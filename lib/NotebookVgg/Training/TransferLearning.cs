@@ -248,7 +248,8 @@ public sealed class TransferLearning
             _model.load_state_dict(source, strict, skip);
     }
 
-    private static BatchSource IteratorSource(BatchIterator iterator, string name) =>
+    /// <summary>A batch iterator as the trainer's and evaluator's batch source.</summary>
+    public static BatchSource IteratorSource(BatchIterator iterator, string name) =>
         new(name, iterator.BatchesPerEpoch * (long)iterator.BatchSize, iterator.BatchesPerEpoch,
             epoch => iterator.Epoch(epoch).Select(b => (b.Images, b.Labels)));
 
