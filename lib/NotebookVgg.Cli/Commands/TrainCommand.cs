@@ -97,13 +97,13 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         [Description("auto | cpu | cuda.")]
         public string? Device { get; init; }
 
-        [CommandOption("--limit-train <N>")]
-        [Description("Use N training images (N/10 per class, balanced and seeded).")]
-        public int? LimitTrain { get; init; }
+        [CommandOption("--limit-train <N|all>")]
+        [Description("Use N training images (N/10 per class, balanced and seeded), or all of them (default: the profile's choice).")]
+        public string? LimitTrain { get; init; }
 
-        [CommandOption("--limit-test <N>")]
-        [Description("Use N test images (N/10 per class).")]
-        public int? LimitTest { get; init; }
+        [CommandOption("--limit-test <N|all>")]
+        [Description("Use N test images (N/10 per class), or all of them (default: the profile's choice).")]
+        public string? LimitTest { get; init; }
 
         [CommandOption("--early-stopping <EPOCHS>")]
         public int? EarlyStopping { get; init; }
@@ -120,8 +120,21 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         [Description("Print the final metrics and the history as JSON.")]
         public bool Json { get; init; }
 
-        public override ValidationResult Validate() =>
-            Resume && Checkpoint is null ? ValidationResult.Error("--resume needs --checkpoint FILE") : ValidationResult.Success();
+        public override ValidationResult Validate()
+        {
+            if (Resume && Checkpoint is null)
+                return ValidationResult.Error("--resume needs --checkpoint FILE");
+            try
+            {
+                _ = PerClass(LimitTrain, null, "--limit-train");
+                _ = PerClass(LimitTest, null, "--limit-test");
+            }
+            catch (ArgumentException ex)
+            {
+                return ValidationResult.Error(ex.Message);
+            }
+            return ValidationResult.Success();
+        }
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken cancellationToken)
@@ -157,8 +170,8 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
             WeightsName = weightsPath is null ? null : PretrainedWeights.All.FirstOrDefault(w => w.Name == s.Weights)?.Name ?? profile.PretrainedWeights,
             Cut = s.Cut is null ? TransferSettings.ParseCut(profile.FeatureCut) : TransferSettings.ParseCut(s.Cut),
             Interpolation = s.Interpolation is null ? TransferSettings.ParseInterpolation(profile.Interpolation) : TransferSettings.ParseInterpolation(s.Interpolation),
-            TrainPerClass = s.LimitTrain is { } lt ? Math.Max(1, lt / 10) : profile.TrainPerClass,
-            TestPerClass = s.LimitTest is { } le ? Math.Max(1, le / 10) : profile.TestPerClass,
+            TrainPerClass = PerClass(s.LimitTrain, profile.TrainPerClass, "--limit-train"),
+            TestPerClass = PerClass(s.LimitTest, profile.TestPerClass, "--limit-test"),
             FreezeUpTo = s.FreezeUpTo,
             Bf16 = s.Bf16,
             CheckpointPath = s.Checkpoint is null ? null : Path.GetFullPath(s.Checkpoint),
@@ -166,7 +179,12 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         };
 
         var err = Stderr();
-        err.MarkupLine($"[bold]{Markup.Escape(profile.Name)}[/]: {Markup.Escape(profile.Purpose)}");
+        // The profile's purpose describes its own settings; say so when options on the command line changed some of them.
+        bool overridden = o != profile.Options || settings.Cut != TransferSettings.ParseCut(profile.FeatureCut)
+            || settings.TrainPerClass != profile.TrainPerClass || settings.TestPerClass != profile.TestPerClass;
+        err.MarkupLine(overridden
+            ? $"defaults from profile [bold]{Markup.Escape(profile.Name)}[/], with the options given overriding them"
+            : $"[bold]{Markup.Escape(profile.Name)}[/]: {Markup.Escape(profile.Purpose)}");
         var run = new TransferLearning
         {
             Log = m => err.MarkupLine(Markup.Escape(m)),
@@ -248,6 +266,15 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
             return await WeightsStore.EnsureAsync(entry, ct: cancellationToken);
         return await DataCommandHelpers.WithProgressAsync($"weights {entry.Name}", p => WeightsStore.EnsureAsync(entry, progress: p, ct: cancellationToken));
     }
+
+    /// <summary>A --limit-* value as images per class: absent → the profile's choice; "all" → no subset (null); N → N/10.</summary>
+    internal static int? PerClass(string? limit, int? profileChoice, string option) => limit?.Trim().ToLowerInvariant() switch
+    {
+        null => profileChoice,
+        "all" => null,
+        var v when int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1 => Math.Max(1, n / 10),
+        _ => throw new ArgumentException($"{option} '{limit}': expected a number of images or 'all'"),
+    };
 
     private static TrainingMode ParseMode(string mode) => mode.Trim().ToLowerInvariant() switch
     {

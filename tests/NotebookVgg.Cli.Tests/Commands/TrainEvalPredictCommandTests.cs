@@ -69,6 +69,24 @@ public sealed class TrainEvalPredictCommandTests : IDisposable
         Assert.Single(result.Stderr.Trim().Split('\n'));
     }
 
+    [Theory]
+    [InlineData(null, 1000, 1000)]
+    [InlineData("all", 1000, null)]
+    [InlineData("ALL", null, null)]
+    [InlineData("200", 1000, 20)]
+    [InlineData("5", null, 1)]
+    public void LimitOptions_MeanImagesPerClass_AllMeansNoSubset(string? limit, int? profileChoice, int? expected) =>
+        Assert.Equal(expected, NotebookVgg.Cli.Commands.TrainCommand.PerClass(limit, profileChoice, "--limit-train"));
+
+    [Fact]
+    public void Train_WithBadLimit_FailsWithOneLineNamingTheValue()
+    {
+        var result = Nvgg.Run(_dir.Path, "train", "--profile", "smoke", "--data", _dir.Combine("empty"), "--limit-train", "lots");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("--limit-train 'lots'", result.Stderr, StringComparison.Ordinal);
+        Assert.Single(result.Stderr.Trim().Split('\n'));
+    }
+
     /// <summary>The history with the wall-clock seconds removed, for comparing two runs.</summary>
     private static string WithoutSeconds(JsonDocument doc) => doc.RootElement.GetProperty("history").GetRawText();
 
