@@ -151,6 +151,8 @@ def main():
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--tolerance", type=float, default=2.0, help="largest allowed difference of the mean test accuracies, in points")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--nvgg-option", action="append", default=[], metavar="OPTION",
+                   help="an extra option for nvgg train, e.g. --nvgg-option=--bf16 (repeat for more)")
     p.add_argument("--out", help="write the result as JSON here")
     args = p.parse_args()
     if args.threads:
@@ -185,7 +187,7 @@ def main():
                             "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--optimizer", "adam",
                             "--weight-decay", str(args.weight_decay), "--schedule", "cosine", "--warmup", "0",
                             "--label-smoothing", str(args.label_smoothing), "--seed", str(seed), "--device", "cpu",
-                            "--limit-train", "all", "--limit-test", "all", "--checkpoint", checkpoint, "--json"])
+                            "--limit-train", "all", "--limit-test", "all", "--checkpoint", checkpoint, "--json", *args.nvgg_option])
         evaluated = run_json(nvgg + ["eval", "--data", args.data, "--checkpoint", checkpoint, "--json"])
         if trained["test"]["count"] != len(test_x) or evaluated["count"] != len(test_x):
             sys.exit(f"compare_pytorch: nvgg tested {trained['test']['Count']} / {evaluated['Count']} images, expected {len(test_x)}")
@@ -202,7 +204,8 @@ def main():
         "pytorch": torch.__version__,
         "weights": {"path": os.path.abspath(weights), "sha256": sha256(weights), "generated": args.weights is None},
         "data": {"folder": os.path.abspath(args.data), "train": len(train_x), "validation": len(val_x), "test": len(test_x)},
-        "protocol": {k: getattr(args, k) for k in ("image_size", "epochs", "batch_size", "lr", "weight_decay", "label_smoothing")} | {"seeds": seeds},
+        "protocol": {k: getattr(args, k) for k in ("image_size", "epochs", "batch_size", "lr", "weight_decay", "label_smoothing")}
+                    | {"seeds": seeds, "nvggOptions": args.nvgg_option},
         "accuracy": {"pytorch": pytorch, "nvggTrain": nvgg_train, "nvggEval": nvgg_eval},
         "meanAccuracy": {"pytorch": mean(pytorch), "nvggTrain": mean(nvgg_train), "nvggEval": mean(nvgg_eval)},
         "differencePoints": difference,
