@@ -255,14 +255,10 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
     /// <summary>none → null; an existing file → its path; a registry name → the cached file (downloaded with a progress bar if missing).</summary>
     internal static async Task<string?> ResolveWeightsAsync(string weights, bool quiet, CancellationToken cancellationToken)
     {
-        if (string.Equals(weights, "none", StringComparison.OrdinalIgnoreCase))
-            return null;
-        if (File.Exists(weights))
-            return Path.GetFullPath(weights);
-        var entry = PretrainedWeights.All.FirstOrDefault(w => string.Equals(w.Name, weights, StringComparison.OrdinalIgnoreCase))
-            ?? throw new ArgumentException($"--weights '{weights}': not a file, not a registered name ({string.Join(", ", PretrainedWeights.All.Select(w => w.Name))}), and not 'none'");
-        string cached = WeightsStore.PathFor(entry);
-        if (File.Exists(cached) || quiet)
+        var reference = WeightsStore.Parse(weights);
+        if (reference.Entry is not { } entry)
+            return reference.Path;
+        if (!reference.NeedsDownload || quiet)
             return await WeightsStore.EnsureAsync(entry, ct: cancellationToken);
         return await DataCommandHelpers.WithProgressAsync($"weights {entry.Name}", p => WeightsStore.EnsureAsync(entry, progress: p, ct: cancellationToken));
     }

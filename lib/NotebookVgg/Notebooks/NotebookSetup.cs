@@ -111,14 +111,11 @@ public static class NotebookSetup
     /// </summary>
     public static async Task<string?> WeightsFor(string weights, Action<string>? log = null)
     {
-        ArgumentNullException.ThrowIfNull(weights);
-        if (string.Equals(weights, "none", StringComparison.OrdinalIgnoreCase))
-            return null;
-        if (File.Exists(weights))
-            return Path.GetFullPath(weights);
-        var entry = PretrainedWeights.Get(weights);
-        string path = WeightsStore.PathFor(entry);
-        if (File.Exists(path))
+        var reference = WeightsStore.Parse(weights);
+        if (reference.Entry is not { } entry)
+            return reference.Path;
+        string path = reference.Path!;
+        if (!reference.NeedsDownload)
             return await WeightsStore.EnsureAsync(entry);
         try
         {

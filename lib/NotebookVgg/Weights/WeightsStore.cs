@@ -13,6 +13,24 @@ public static class WeightsStore
     /// <summary>Environment variable holding a mirror base URL (http, https or file): the file is fetched from BASE/FILENAME.</summary>
     public const string MirrorEnvironmentVariable = "NOTEBOOKVGG_WEIGHTS_MIRROR";
 
+    /// <summary>
+    /// What a weights argument (<c>--weights</c>, a notebook parameter) names, decided without the network:
+    /// "none" (random weights), an existing file, or a registry entry. Anything else throws naming the value.
+    /// </summary>
+    public static WeightsReference Parse(string weights, string? directory = null)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (string.Equals(weights.Trim(), "none", StringComparison.OrdinalIgnoreCase))
+            return new WeightsReference(null, null, false);
+        if (File.Exists(weights))
+            return new WeightsReference(Path.GetFullPath(weights), null, false);
+        var entry = PretrainedWeights.All.FirstOrDefault(w => string.Equals(w.Name, weights.Trim(), StringComparison.OrdinalIgnoreCase))
+            ?? throw new ArgumentException(
+                $"weights '{weights}': not a file, not a registered name ({string.Join(", ", PretrainedWeights.All.Select(w => w.Name))}), and not 'none'");
+        string cached = PathFor(entry, directory);
+        return new WeightsReference(cached, entry, !File.Exists(cached));
+    }
+
     /// <summary>Where <paramref name="weights"/> lives (or will live) in the cache.</summary>
     public static string PathFor(PretrainedWeights weights, string? directory = null)
     {
@@ -90,4 +108,13 @@ public static class WeightsStore
         if (!actual.StartsWith(w.Sha256, StringComparison.OrdinalIgnoreCase))
             throw new InvalidDataException($"{what}: SHA-256 is {actual}, expected one starting {w.Sha256}");
     }
+}
+
+/// <summary>
+/// A parsed weights argument: <see cref="Path"/> is null for random weights, the file itself, or where a registry
+/// entry is (or will be) cached; <see cref="NeedsDownload"/> says whether <see cref="WeightsStore.EnsureAsync"/> will fetch it.
+/// </summary>
+public sealed record WeightsReference(string? Path, PretrainedWeights? Entry, bool NeedsDownload)
+{
+    public bool IsRandom => Path is null;
 }

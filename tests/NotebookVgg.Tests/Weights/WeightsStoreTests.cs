@@ -89,6 +89,31 @@ public sealed class WeightsStoreTests : IDisposable
     }
 
     [Fact]
+    public void Parse_TellsRandomWeightsFilesAndRegistryNamesApart_WithoutTheNetwork()
+    {
+        Assert.True(WeightsStore.Parse("none").IsRandom);
+        Assert.True(WeightsStore.Parse(" NONE ").IsRandom);
+
+        string file = _mirror.Combine("my.pth");
+        File.WriteAllBytes(file, _body);
+        var local = WeightsStore.Parse(file);
+        Assert.Equal(Path.GetFullPath(file), local.Path);
+        Assert.Null(local.Entry);
+        Assert.False(local.NeedsDownload);
+
+        var missing = WeightsStore.Parse("VGG19", _cache.Path);
+        Assert.Same(PretrainedWeights.Vgg19ImageNet, missing.Entry);
+        Assert.Equal(WeightsStore.PathFor(PretrainedWeights.Vgg19ImageNet, _cache.Path), missing.Path);
+        Assert.True(missing.NeedsDownload);
+        File.WriteAllBytes(missing.Path!, _body);
+        Assert.False(WeightsStore.Parse("vgg19", _cache.Path).NeedsDownload);
+
+        var bad = Assert.Throws<ArgumentException>(() => WeightsStore.Parse("vgg20.pth"));
+        Assert.Contains("'vgg20.pth'", bad.Message, StringComparison.Ordinal);
+        Assert.Contains("vgg19_bn", bad.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MirrorBase_GetsTheFileNameAppended()
     {
         var w = PretrainedWeights.Vgg19ImageNet;
