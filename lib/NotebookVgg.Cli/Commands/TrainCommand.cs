@@ -142,7 +142,8 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         Runtime.NativeAllocator.KeepFreedMemory(); // 2–3× faster VGG steps on glibc (see NativeAllocator); a short-lived process
         var profile = s.Profile is null ? Profiles.ForDevice(Runtime.Devices.CudaDeviceCount() > 0) : Profiles.Get(s.Profile);
         string data = RequireData(s.Data);
-        string? weightsPath = await ResolveWeightsAsync(s.Weights ?? profile.PretrainedWeights ?? "none", s.Json, cancellationToken);
+        var weights = WeightsStore.Parse(s.Weights ?? profile.PretrainedWeights ?? "none");
+        string? weightsPath = await EnsureWeightsAsync(weights, s.Json, cancellationToken);
         var o = profile.Options;
         o = o with
         {
@@ -163,13 +164,14 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
             Device = s.Device ?? (s.Profile is null ? "auto" : o.Device),
             EarlyStoppingPatience = s.EarlyStopping ?? o.EarlyStoppingPatience,
         };
-        var settings = TransferSettings.FromProfile(profile, data, weightsPath) with
+        var defaults = TransferSettings.FromProfile(profile, data, weightsPath);
+        var settings = defaults with
         {
             Options = o,
             Architecture = s.Architecture,
-            WeightsName = weightsPath is null ? null : PretrainedWeights.All.FirstOrDefault(w => w.Name == s.Weights)?.Name ?? profile.PretrainedWeights,
-            Cut = s.Cut is null ? TransferSettings.ParseCut(profile.FeatureCut) : TransferSettings.ParseCut(s.Cut),
-            Interpolation = s.Interpolation is null ? TransferSettings.ParseInterpolation(profile.Interpolation) : TransferSettings.ParseInterpolation(s.Interpolation),
+            WeightsName = weightsPath is null ? null : weights.Entry?.Name ?? profile.PretrainedWeights,
+            Cut = s.Cut is null ? defaults.Cut : TransferSettings.ParseCut(s.Cut),
+            Interpolation = s.Interpolation is null ? defaults.Interpolation : TransferSettings.ParseInterpolation(s.Interpolation),
             TrainPerClass = PerClass(s.LimitTrain, profile.TrainPerClass, "--limit-train"),
             TestPerClass = PerClass(s.LimitTest, profile.TestPerClass, "--limit-test"),
             FreezeUpTo = s.FreezeUpTo,
@@ -179,9 +181,14 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         };
 
         var err = Stderr();
-        // The profile's purpose describes its own settings; say so when options on the command line changed some of them.
-        bool overridden = o != profile.Options || settings.Cut != TransferSettings.ParseCut(profile.FeatureCut)
-            || settings.TrainPerClass != profile.TrainPerClass || settings.TestPerClass != profile.TestPerClass;
+        // The profile's purpose describes its own settings; say so when options on the command line changed some of them
+        // (the checkpoint and the device chosen by "auto" change nothing the purpose describes).
+        bool overridden = settings with
+        {
+            Options = o with { Device = profile.Options.Device },
+            CheckpointPath = defaults.CheckpointPath,
+            Resume = defaults.Resume,
+        } != defaults;
         err.MarkupLine(overridden
             ? $"defaults from profile [bold]{Markup.Escape(profile.Name)}[/], with the options given overriding them"
             : $"[bold]{Markup.Escape(profile.Name)}[/]: {Markup.Escape(profile.Purpose)}");
@@ -252,10 +259,9 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         return data;
     }
 
-    /// <summary>none → null; an existing file → its path; a registry name → the cached file (downloaded with a progress bar if missing).</summary>
-    internal static async Task<string?> ResolveWeightsAsync(string weights, bool quiet, CancellationToken cancellationToken)
+    /// <summary>Random weights → null; a file → its path; a registry entry → the cached file (downloaded with a progress bar if missing).</summary>
+    internal static async Task<string?> EnsureWeightsAsync(WeightsReference reference, bool quiet, CancellationToken cancellationToken)
     {
-        var reference = WeightsStore.Parse(weights);
         if (reference.Entry is not { } entry)
             return reference.Path;
         if (!reference.NeedsDownload || quiet)
