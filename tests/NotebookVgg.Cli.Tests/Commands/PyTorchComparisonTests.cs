@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using NotebookVgg.Cli.Tests.TestSupport;
 using NotebookVgg.Tests.TestSupport;
@@ -53,21 +52,7 @@ public sealed class PyTorchComparisonTests : IDisposable
             throw new InvalidOperationException($"this test needs Debian's python3-torch, python3-torchvision and python3-numpy (test.sh installs them): {stderr.Trim()}");
     }
 
-    private static (int ExitCode, string Stdout, string Stderr) RunPython(TimeSpan timeout, params string[] args)
-    {
-        var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string arg in args)
-            start.ArgumentList.Add(arg);
-        // Both sides with the allocator setting nvgg itself uses (see NativeAllocator): keeps PyTorch's side fast too.
-        start.Environment["GLIBC_TUNABLES"] = Runtime.NativeAllocator.GlibcTunables;
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {Python}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{Python} {string.Join(' ', args)} did not finish within {timeout.TotalMinutes} minutes");
-        }
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    // Both sides with the allocator setting nvgg itself uses (see NativeAllocator): keeps PyTorch's side fast too.
+    private static ExternalProcess.Result RunPython(TimeSpan timeout, params string[] args) =>
+        ExternalProcess.Run(Python, args, timeout, new Dictionary<string, string> { ["GLIBC_TUNABLES"] = Runtime.NativeAllocator.GlibcTunables });
 }

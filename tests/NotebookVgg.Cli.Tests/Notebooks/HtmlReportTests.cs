@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using NotebookVgg.Cli.Notebooks;
@@ -147,32 +146,15 @@ public class HtmlReportTests(ChartReportFixture chart) : IClassFixture<ChartRepo
         const string chromium = "/usr/bin/chromium";
         if (!File.Exists(chromium))
             throw new FileNotFoundException($"{chromium} is missing: this test renders the report in Debian's chromium; ./test.sh installs it (apt-get install chromium)");
-        var start = new ProcessStartInfo(chromium)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string arg in new[]
-        {
+        var (exitCode, stdout, stderr) = ExternalProcess.Run(chromium,
+        [
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run", "--disable-extensions", "--user-data-dir=" + Path.Combine(Path.GetDirectoryName(png)!, "profile"),
             // Nothing may come from the network: every host name fails to resolve.
             "--host-resolver-rules=MAP * ~NOTFOUND",
             "--screenshot=" + png, "--window-size=1000,1400", "--virtual-time-budget=5000", new Uri(page).AbsoluteUri,
-        })
-        {
-            start.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(90)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("chromium did not finish the screenshot within 90 s");
-        }
-        Assert.True(File.Exists(png), $"chromium wrote no screenshot (exit {process.ExitCode}): {stderr.Result}{stdout.Result}");
+        ], TimeSpan.FromSeconds(90));
+        Assert.True(File.Exists(png), $"chromium wrote no screenshot (exit {exitCode}): {stderr}{stdout}");
         using var stream = File.OpenRead(png);
         var image = ImageResult.FromStream(stream, ColorComponents.RedGreenBlueAlpha);
         Assert.Equal(1000, image.Width);

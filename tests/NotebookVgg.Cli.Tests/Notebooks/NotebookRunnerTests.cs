@@ -250,16 +250,10 @@ public class NotebookRunnerTests
         var failed = await RunAsync(CopyTo(temp, "throws.ipynb"));
 
         // Jupyter's own validator (Debian's python3-nbformat; ./test.sh installs it).
-        const string python = "/usr/bin/python3";
-        var start = new System.Diagnostics.ProcessStartInfo(python) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (string arg in new[] { "-c", "import sys, nbformat\nfor f in sys.argv[1:]: nbformat.validate(nbformat.read(f, as_version=4)); print('valid', f)", passed.OutputPath, failed.OutputPath })
-            start.ArgumentList.Add(arg);
-        using var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException($"{python} did not start");
-        string stdout = await process.StandardOutput.ReadToEndAsync();
-        string stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-
-        Assert.True(process.ExitCode == 0, $"nbformat validation failed (python3-nbformat missing? ./test.sh installs it): {stderr}");
+        var (exitCode, stdout, stderr) = ExternalProcess.Run("/usr/bin/python3",
+            ["-c", "import sys, nbformat\nfor f in sys.argv[1:]: nbformat.validate(nbformat.read(f, as_version=4)); print('valid', f)", passed.OutputPath, failed.OutputPath],
+            TimeSpan.FromMinutes(2));
+        Assert.True(exitCode == 0, $"nbformat validation failed (python3-nbformat missing? ./test.sh installs it): {stderr}");
         Assert.Contains("valid " + passed.OutputPath, stdout, StringComparison.Ordinal);
         Assert.Contains("valid " + failed.OutputPath, stdout, StringComparison.Ordinal);
     }
