@@ -13,10 +13,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 /usr/bin/python3 -c "import nbformat" >/dev/null 2>&1 || missing+=(python3-nbformat)
 /usr/bin/python3 -c "import numpy, torch, torchvision" >/dev/null 2>&1 || missing+=(python3-torch python3-torchvision python3-numpy)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "test.sh: installing ${missing[*]} (Debian) for the notebook runner and PyTorch comparison tests..." >&2
-  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
-    || { echo "test.sh: could not install ${missing[*]} (apt-get install ${missing[*]})" >&2; exit 1; }
+  "$root/tools/apt-install.sh" "test.sh: for the notebook runner and PyTorch comparison tests" "${missing[@]}" || exit 1
 fi
 
 results="$root/artifacts/test-results"

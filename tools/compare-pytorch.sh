@@ -13,10 +13,7 @@ if [ $# -gt 0 ] && [[ "$1" != --* ]]; then work="$1"; shift; fi
 mkdir -p "$work"
 
 if ! /usr/bin/python3 -c "import numpy, torch, torchvision" >/dev/null 2>&1; then
-  echo "compare-pytorch: installing python3-torch python3-torchvision python3-numpy (Debian)..." >&2
-  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-torch python3-torchvision python3-numpy >/dev/null \
-    || { echo "compare-pytorch: could not install python3-torch python3-torchvision python3-numpy" >&2; exit 1; }
+  "$root/tools/apt-install.sh" "compare-pytorch" python3-torch python3-torchvision python3-numpy
 fi
 "$root/tools/setup.sh"
 

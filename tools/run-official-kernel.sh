@@ -24,12 +24,9 @@ if [ ${#notebooks[@]} -eq 0 ]; then
   exit 2
 fi
 
-if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
 # Debian's system python3 runs nbconvert (a pyenv python3 earlier on PATH would not have these modules).
 if ! /usr/bin/python3 -c "import nbconvert, nbclient, ipykernel, jupyter_client" 2>/dev/null; then
-  echo "run-official-kernel: installing jupyter-nbconvert, python3-nbclient, python3-ipykernel, jupyter-client..." >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq jupyter-nbconvert python3-nbclient python3-ipykernel jupyter-client >/dev/null
+  "$root/tools/apt-install.sh" "run-official-kernel" jupyter-nbconvert python3-nbclient python3-ipykernel jupyter-client
 fi
 
 export PATH="$PATH:$HOME/.dotnet/tools"
