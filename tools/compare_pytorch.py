@@ -84,7 +84,7 @@ def make_weights(path, images, size, seed):
             s = y.std().item()
             layer.weight.div_(s)
             layer.bias.div_(s)
-            y = layer(x)
+            y = y / s  # what the rescaled layer returns: weights and bias scaled alike
         x = y
     tmp = path + ".tmp"
     torch.save(model.state_dict(), tmp, _use_new_zipfile_serialization=False)  # torchvision's published files are legacy pickles
