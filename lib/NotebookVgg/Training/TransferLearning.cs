@@ -292,10 +292,12 @@ public sealed class TransferLearning
         }
     }
 
-    private static ModelDescription Describe(TransferSettings s, Cifar10Dataset data)
+    internal static ModelDescription Describe(TransferSettings s, Cifar10Dataset data)
     {
         var p = PreprocessingFor(s);
-        string? sha = s.WeightsPath is not null && s.WeightsName is not null ? PretrainedWeights.All.FirstOrDefault(w => w.Name == s.WeightsName)?.Sha256 : null;
+        // The registry's checksum describes only its own file (verified when it was resolved), not another file used under its name.
+        string? sha = s.WeightsPath is not null && PretrainedWeights.Find(s.WeightsName) is { } entry
+            && Path.GetFullPath(s.WeightsPath) == Path.GetFullPath(WeightsStore.PathFor(entry)) ? entry.Sha256 : null;
         string dataName = s.WeightsPath is null && s.Options.Mode != TrainingMode.Scratch
             ? $"{data.SourceName}, random weights (not pretrained)"
             : data.SourceName;
@@ -307,7 +309,7 @@ public sealed class TransferLearning
 
     /// <summary>The preprocessing of the weights in use (ImageNet's for every registered entry and for random weights).</summary>
     private static Preprocessing PreprocessingFor(TransferSettings s) =>
-        s.WeightsName is not null && PretrainedWeights.All.FirstOrDefault(w => w.Name == s.WeightsName) is { } w ? w.Preprocessing : Preprocessing.ImageNet;
+        PretrainedWeights.Find(s.WeightsName)?.Preprocessing ?? Preprocessing.ImageNet;
 
     /// <summary>Identifies the backbone's weights for the feature cache: the file's path, size and time, or the random seed.</summary>
     private static string WeightsId(TransferSettings s)

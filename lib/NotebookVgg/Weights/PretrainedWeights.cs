@@ -63,11 +63,15 @@ public sealed record PretrainedWeights(
         Vgg19BnImageNet,
     ];
 
+    /// <summary>The entry called <paramref name="name"/> (case-insensitive, trimmed), or null.</summary>
+    public static PretrainedWeights? Find(string? name) =>
+        name is null ? null : All.FirstOrDefault(w => string.Equals(w.Name, name.Trim(), StringComparison.OrdinalIgnoreCase));
+
     /// <summary>The entry called <paramref name="name"/> (case-insensitive); throws listing the known names.</summary>
     public static PretrainedWeights Get(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        return All.FirstOrDefault(w => string.Equals(w.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
+        return Find(name)
             ?? throw new ArgumentException($"unknown weights '{name}' (known: {string.Join(", ", All.Select(w => w.Name))})", nameof(name));
     }
 

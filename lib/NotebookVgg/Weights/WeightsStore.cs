@@ -24,7 +24,7 @@ public static class WeightsStore
             return new WeightsReference(null, null, false);
         if (File.Exists(weights))
             return new WeightsReference(Path.GetFullPath(weights), null, false);
-        var entry = PretrainedWeights.All.FirstOrDefault(w => string.Equals(w.Name, weights.Trim(), StringComparison.OrdinalIgnoreCase))
+        var entry = PretrainedWeights.Find(weights)
             ?? throw new ArgumentException(
                 $"weights '{weights}': not a file, not a registered name ({string.Join(", ", PretrainedWeights.All.Select(w => w.Name))}), and not 'none'");
         string cached = PathFor(entry, directory);

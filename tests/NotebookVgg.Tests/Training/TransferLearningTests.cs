@@ -3,6 +3,7 @@ using NotebookVgg.Evaluation;
 using NotebookVgg.Models;
 using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Training;
+using NotebookVgg.Weights;
 
 namespace NotebookVgg.Tests.Training;
 
@@ -86,6 +87,21 @@ public sealed class TransferLearningTests : IDisposable
         validation.Dispose();
         using (test)
             Assert.Equal(result.Test.Accuracy, model.Evaluate(test, "synthetic test").Accuracy, 6);
+    }
+
+    [Fact]
+    public void Description_ClaimsTheRegistryChecksumOnlyForTheRegistryFile()
+    {
+        using var data = Cifar10.Load(_data);
+        var registryFile = Features() with { WeightsPath = WeightsStore.PathFor(PretrainedWeights.Vgg19ImageNet), WeightsName = "vgg19" };
+        Assert.Equal(PretrainedWeights.Vgg19ImageNet.Sha256, TransferLearning.Describe(registryFile, data).WeightsSha256);
+
+        // Another file used with vgg19's preprocessing and labels keeps the name, not the checksum of a file it is not.
+        var ownFile = registryFile with { WeightsPath = _dir.Combine("my-vgg19.pth") };
+        var description = TransferLearning.Describe(ownFile, data);
+        Assert.Equal("vgg19", description.WeightsName);
+        Assert.Equal(_dir.Combine("my-vgg19.pth"), description.WeightsPath);
+        Assert.Null(description.WeightsSha256);
     }
 
     [Fact]
