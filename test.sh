@@ -16,6 +16,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   "$root/tools/apt-install.sh" "test.sh: for the notebook runner and PyTorch comparison tests" "${missing[@]}" || exit 1
 fi
 
+# Tests on real images use the CIFAR-10 sample: $NOTEBOOKVGG_SAMPLE, else ../shared/data beside the checkout.
+# Without it those tests fail (they do not skip); say so before they run.
+sample="${NOTEBOOKVGG_SAMPLE:-$root/../shared/data/cifar-10-sample-binary.tar.gz}"
+[ -f "$sample" ] || echo "test.sh: the CIFAR-10 sample $sample is missing: tests that need it will fail (set NOTEBOOKVGG_SAMPLE to its path)" >&2
+
 results="$root/artifacts/test-results"
 rm -rf "$results"; mkdir -p "$results"
 dotnet test NotebookVgg.sln -c Release --no-build --nologo \

@@ -5,7 +5,8 @@
 # python3-torchvision and python3-numpy when missing.
 # Usage: tools/compare-pytorch.sh [WORKDIR] [compare_pytorch.py options, e.g. --image-size 64 --seeds 0]
 #   WORKDIR (default /tmp/nvgg-compare) receives the extracted sample, the weights file, the feature cache,
-#   checkpoints and result.json. Data: the sample in ../shared/data (or --data DIR for another CIFAR-10 folder).
+#   checkpoints and result.json. Data: the sample ($NOTEBOOKVGG_SAMPLE, else ../shared/data beside the checkout),
+#   or --data DIR for another CIFAR-10 folder.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="/tmp/nvgg-compare"
@@ -19,8 +20,8 @@ fi
 
 data_args=()
 if [[ " $* " != *" --data "* ]]; then
-  sample="$root/../shared/data/cifar-10-sample-binary.tar.gz"
-  [ -f "$sample" ] || { echo "compare-pytorch: $sample not found: pass --data DIR (a folder holding cifar-10-batches-bin)" >&2; exit 1; }
+  sample="${NOTEBOOKVGG_SAMPLE:-$root/../shared/data/cifar-10-sample-binary.tar.gz}"
+  [ -f "$sample" ] || { echo "compare-pytorch: $sample not found: set NOTEBOOKVGG_SAMPLE to the sample archive, or pass --data DIR (a folder holding cifar-10-batches-bin)" >&2; exit 1; }
   [ -f "$work/data/cifar-10-batches-bin/test_batch.bin" ] || "$root/nvgg" data extract "$sample" --data "$work/data" >&2
   data_args=(--data "$work/data")
 fi

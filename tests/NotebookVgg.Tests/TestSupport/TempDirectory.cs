@@ -28,17 +28,15 @@ public static class RepoFiles
 {
     public static string Root { get; } = FindRoot();
 
-    /// <summary>The real CIFAR-10 sample beside the checkout. Tests that need it fail (not skip) without it.</summary>
-    public static string SampleArchive
-    {
-        get
-        {
-            string path = System.IO.Path.GetFullPath(System.IO.Path.Combine(Root, "..", "shared", "data", "cifar-10-sample-binary.tar.gz"));
-            if (!File.Exists(path))
-                throw new FileNotFoundException($"{path}: the CIFAR-10 sample (shared/data) is required by this test and is missing");
-            return path;
-        }
-    }
+    /// <summary>
+    /// The real CIFAR-10 sample, found as the library finds it (<c>$NOTEBOOKVGG_SAMPLE</c>, else ../shared/data beside the
+    /// checkout). Tests that need it fail (not skip) without it.
+    /// </summary>
+    public static string SampleArchive =>
+        NotebookVgg.IO.ProjectPaths.SampleArchive()
+        ?? throw new FileNotFoundException(
+            $"the CIFAR-10 sample is required by this test and is missing: {System.IO.Path.GetFullPath(System.IO.Path.Combine(Root, "..", "shared", "data", "cifar-10-sample-binary.tar.gz"))} " +
+            $"(or set {NotebookVgg.IO.ProjectPaths.SampleEnvironmentVariable} to the archive's path)");
 
     public static string Path(params string[] parts) => System.IO.Path.Combine([Root, .. parts]);
 
