@@ -48,8 +48,12 @@ public static class NotebookCharts
             .WithSize(700, 650);
     }
 
-    /// <summary>Images (uint8 or float N×3×H×W; pass mean/std to undo normalization) in a grid with a caption each.</summary>
-    public static GenericChart ImageGrid(Tensor images, IReadOnlyList<string> captions, int columns, string title, float[]? mean = null, float[]? std = null)
+    /// <summary>
+    /// Images (uint8 or float N×3×H×W; pass mean/std to undo normalization) in a grid with a caption each, each image
+    /// <c>cellSize</c> pixels on the page: large enough to see the difference being taught.
+    /// </summary>
+    public static GenericChart ImageGrid(Tensor images, IReadOnlyList<string> captions, int columns, string title, float[]? mean = null, float[]? std = null,
+        int cellSize = 170)
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(captions);
@@ -68,7 +72,39 @@ public static class NotebookCharts
             cells.Add(CsChart.Image<string>(Source: uri, Name: captions[i]));
         }
         var grid = CsChart.Grid(cells, rows, columns, SubPlotTitles: captions.ToArray());
-        return Titled(grid, title).WithSize(Math.Max(400, 170 * columns), 120 + 170 * rows);
+        return Titled(grid, title).WithSize(Math.Max(400, cellSize * columns), 120 + cellSize * rows);
+    }
+
+    /// <summary>
+    /// The first <paramref name="perClass"/> images of each class, one row per class with the class name in each caption:
+    /// the data as a learner should look at it before training on it.
+    /// </summary>
+    public static GenericChart ClassExamples(Tensor images, IReadOnlyList<int> labels, IReadOnlyList<string> classNames, int perClass, string title)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentNullException.ThrowIfNull(classNames);
+        var picked = new List<long>();
+        for (int c = 0; c < classNames.Count; c++)
+            picked.AddRange(Enumerable.Range(0, labels.Count).Where(i => labels[i] == c).Take(perClass).Select(i => (long)i));
+        if (picked.Count == 0)
+            throw new ArgumentException("no images to show");
+        using var index = tensor(picked.ToArray());
+        using var chosen = images.index_select(0, index);
+        return ImageGrid(chosen, [.. picked.Select(i => classNames[labels[(int)i]])], perClass, title, cellSize: 110);
+    }
+
+    /// <summary>Several series over the same steps (e.g. two runs' losses); <paramref name="logY"/> for values spanning decades.</summary>
+    public static GenericChart Lines(string title, string xTitle, string yTitle, IReadOnlyList<(string Name, IReadOnlyList<double> Values)> series,
+        bool logY = false)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        var lines = series.Select(s => (GenericChart)CsChart.Line<int, double, string>(
+            Enumerable.Range(1, s.Values.Count), s.Values, Name: s.Name)).ToArray();
+        var chart = Titled(CsChart.Combine(lines), title)
+            .WithXAxisStyle<string, string, string>(TitleText: xTitle)
+            .WithYAxisStyle<string, string, string>(TitleText: yTitle, AxisType: logY ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear);
+        return chart.WithSize(800, 400);
     }
 
     /// <summary>A bar chart of one value per category.</summary>

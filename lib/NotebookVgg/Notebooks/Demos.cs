@@ -54,56 +54,11 @@ public static class Demos
     }
 
     /// <summary>
-    /// The tutorial's warning, measured: a linear head trained on the same features twice with the same seed —
-    /// once with cross-entropy on logits (right), once with softmax applied before a loss that applies log-softmax
-    /// again (wrong). Returns both histories (accuracy on <paramref name="validation"/>).
+    /// The first <paramref name="count"/> images at 32×32 and resized to <paramref name="size"/> under each interpolation, with
+    /// captions. With <paramref name="zoom"/> &gt; 1 each picture is the centre 1/zoom of the image, enlarged back to
+    /// <paramref name="size"/> pixel for pixel, so that blocks and blur are visible on the page.
     /// </summary>
-    public static (TrainingHistory Logits, TrainingHistory DoubleSoftmax) SoftmaxTrap(
-        CachedFeatures train, CachedFeatures validation, int epochs, double learningRate, int seed, string dataName)
-    {
-        ArgumentNullException.ThrowIfNull(train);
-        ArgumentNullException.ThrowIfNull(validation);
-        return (Run(false), Run(true));
-
-        TrainingHistory Run(bool softmaxFirst)
-        {
-            torch.random.manual_seed(seed);
-            using var head = nn.Linear(train.Features.shape[1], 10);
-            using var optimizer = optim.Adam(head.parameters(), learningRate);
-            var history = new TrainingHistory(dataName + (softmaxFirst ? ", softmax before the loss" : ", logits"));
-            var clock = Stopwatch.StartNew();
-            for (int epoch = 1; epoch <= epochs; epoch++)
-            {
-                head.train();
-                double lossSum = 0;
-                long correct = 0;
-                foreach (var (x, y) in TransferLearning.TensorSource(train, 64, shuffle: true, seed, "train").Batches(epoch))
-                {
-                    using var scope = NewDisposeScope();
-                    var output = head.call(x);
-                    if (softmaxFirst)
-                        output = output.softmax(1); // the bug: cross_entropy applies log-softmax to these again
-                    var loss = nn.functional.cross_entropy(output, y);
-                    optimizer.zero_grad();
-                    loss.backward();
-                    optimizer.step();
-                    lossSum += loss.item<float>() * y.shape[0];
-                    correct += output.argmax(1).eq(y).sum().item<long>();
-                }
-                head.eval();
-                using var noGrad = no_grad();
-                using var val = head.call(validation.Features);
-                using var valLoss = nn.functional.cross_entropy(softmaxFirst ? val.softmax(1) : val, validation.Labels);
-                using var valCorrect = val.argmax(1).eq(validation.Labels).sum();
-                history.Epochs.Add(new EpochRecord(epoch, lossSum / train.Count, (double)correct / train.Count,
-                    valLoss.item<float>(), valCorrect.item<long>() / (double)validation.Count, learningRate, clock.Elapsed.TotalSeconds));
-            }
-            return history;
-        }
-    }
-
-    /// <summary>The first <paramref name="count"/> images at 32×32 and resized to <paramref name="size"/> under each interpolation, with captions.</summary>
-    public static (Tensor Images, string[] Captions) ResizeGrid(Cifar10Split split, int count, int size, string[] classNames)
+    public static (Tensor Images, string[] Captions) ResizeGrid(Cifar10Split split, int count, int size, string[] classNames, int zoom = 1)
     {
         ArgumentNullException.ThrowIfNull(split);
         ArgumentNullException.ThrowIfNull(classNames);
@@ -115,15 +70,24 @@ public static class Demos
         {
             var one = originals.narrow(0, i, 1);
             string name = classNames[split.LabelAt(i)];
-            rows.Add(ImageTransforms.Resize(one.to_type(ScalarType.Float32), size, Interpolation.Nearest).round().clamp(0, 255).to_type(ScalarType.Byte));
-            captions.Add($"{name}: 32×32 (shown at {size})");
+            rows.Add(Zoom(ImageTransforms.Resize(one.to_type(ScalarType.Float32), size, Interpolation.Nearest).round().clamp(0, 255).to_type(ScalarType.Byte)));
+            captions.Add($"{name}: the 32×32 original");
             foreach (var mode in new[] { Interpolation.Nearest, Interpolation.Bilinear, Interpolation.Bicubic })
             {
-                rows.Add(ImageTransforms.Resize(ImageTransforms.ToFloat(one), size, mode).clamp(0, 1).mul(255).round().to_type(ScalarType.Byte));
-                captions.Add($"{name}: {mode.ToString().ToLowerInvariant()} {size}×{size}");
+                rows.Add(Zoom(ImageTransforms.Resize(ImageTransforms.ToFloat(one), size, mode).clamp(0, 1).mul(255).round().to_type(ScalarType.Byte)));
+                captions.Add($"{name}: {mode.ToString().ToLowerInvariant()} to {size}");
             }
         }
         return (cat(rows, 0).MoveToOuterDisposeScope(), [.. captions]);
+
+        Tensor Zoom(Tensor image)
+        {
+            if (zoom <= 1)
+                return image;
+            int side = size / zoom, start = (size - side) / 2;
+            var centre = image.narrow(2, start, side).narrow(3, start, side);
+            return centre.repeat_interleave(zoom, 2).repeat_interleave(zoom, 3);
+        }
     }
 
     /// <summary>What each input size costs VGG19's convolutional part: multiply-accumulates per image and measured seconds per batch on this machine.</summary>

@@ -67,14 +67,14 @@ public static class NotebookSetup
     /// The data folder for a profile. Real profiles need real CIFAR-10: already in <paramref name="dataDirectory"/>, or
     /// downloaded there now; offline that fails with a message saying what to do — never a silent substitute.
     /// The smoke profile uses CIFAR-10 if present, else the CIFAR-10 sample beside the repository, else a
-    /// synthetic set (labelled synthetic everywhere).
+    /// synthetic set (labelled synthetic everywhere); so does any profile with <paramref name="allowSubstitute"/> (tiny scale).
     /// </summary>
-    public static async Task<string> DataFor(string profile, string? dataDirectory = null, Action<string>? log = null)
+    public static async Task<string> DataFor(string profile, string? dataDirectory = null, Action<string>? log = null, bool allowSubstitute = false)
     {
         string data = ProjectPaths.DataDirectory(dataDirectory);
         if (HasCifar(data))
             return data;
-        if (!string.Equals(profile, Profiles.Smoke.Name, StringComparison.OrdinalIgnoreCase))
+        if (!allowSubstitute && !string.Equals(profile, Profiles.Smoke.Name, StringComparison.OrdinalIgnoreCase))
         {
             try
             {
@@ -93,13 +93,13 @@ public static class NotebookSetup
             return sampleTarget;
         if (ProjectPaths.SampleArchive() is { } sample)
         {
-            log?.Invoke($"smoke profile: using the CIFAR-10 sample {sample}");
+            log?.Invoke($"{profile}: no CIFAR-10 in {data}; using the CIFAR-10 sample {sample}");
             return await Cifar10.ExtractAsync(sample, sampleTarget);
         }
         string synthetic = Path.Combine(data, "synthetic");
         if (!HasCifar(synthetic))
         {
-            log?.Invoke($"smoke profile: no CIFAR-10 and no sample found; writing SYNTHETIC CIFAR-10-shaped data to {synthetic}");
+            log?.Invoke($"{profile}: no CIFAR-10 and no sample found; writing SYNTHETIC CIFAR-10-shaped data to {synthetic}");
             SyntheticCifar.Write(synthetic, 2000, 500, seed: 0);
         }
         return synthetic;

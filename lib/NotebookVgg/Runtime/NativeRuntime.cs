@@ -50,6 +50,8 @@ public static class NativeRuntime
                 }
             }
             var preloaded = PreloadLibTorch(candidates);
+            if (preloaded is not null)
+                Nnpack.Disable(Path.Combine(preloaded, "libtorch_cpu.so"));
             return _status = new NativeRuntimeStatus(
                 FixNeeded: !systemHasMarker,
                 FixActive: !systemHasMarker && candidates.Count > 0 && candidates.All(IsMarkerWeak),
@@ -165,6 +167,26 @@ public static class NativeRuntime
     public static string TorchSharpVersion =>
         typeof(torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
         ?? typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown";
+}
+
+/// <summary>
+/// Turns libtorch's NNPACK convolutions off (<c>torch.backends.nnpack.set_flags(False)</c> in PyTorch). On CPUs NNPACK does
+/// not support, libtorch logs "Could not initialize NNPACK! Reason: Unsupported hardware." for every small convolution
+/// (batch 1, tiny images) that oneDNN does not take — dozens of lines in a notebook's output. oneDNN runs those
+/// convolutions either way. TorchSharp 0.107 has no API for the flag, so libtorch's export is called directly.
+/// </summary>
+internal static unsafe class Nnpack
+{
+    public static bool Disable(string libtorchCpu)
+    {
+        if (!NativeLibrary.TryLoad(libtorchCpu, out var handle)
+            || !NativeLibrary.TryGetExport(handle, "_ZN2at13globalContextEv", out var context)
+            || !NativeLibrary.TryGetExport(handle, "_ZN2at7Context20setUserEnabledNNPACKEb", out var set))
+            return false;
+        nint globalContext = ((delegate* unmanaged<nint>)context)();
+        ((delegate* unmanaged<nint, byte, void>)set)(globalContext, 0); // at::Context::setUserEnabledNNPACK(false)
+        return true;
+    }
 }
 
 /// <summary>What <see cref="NativeRuntime.EnsureReady"/> found and did.</summary>

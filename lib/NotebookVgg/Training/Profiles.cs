@@ -22,6 +22,16 @@ public sealed record TrainingProfile(
     string? PretrainedWeights,
     string Interpolation);
 
+/// <summary>How much of a profile's recipe runs: all of it, or a tiny version of the same code path.</summary>
+public enum TrainingScale
+{
+    /// <summary>The recipe as the profile defines it.</summary>
+    Full,
+
+    /// <summary>A few images per class, at most 2 epochs, 32×32 inputs, on the CPU: a check of the code path, not a result.</summary>
+    Tiny,
+}
+
 public static class Profiles
 {
     /// <summary>Seconds on a laptop CPU: proves the machinery end to end. Its accuracy means nothing.</summary>
@@ -81,6 +91,50 @@ public static class Profiles
         string.Equals(name?.Trim(), "auto", StringComparison.OrdinalIgnoreCase) ? ForDevice(Runtime.Devices.CudaDeviceCount() > 0) :
         All.FirstOrDefault(p => string.Equals(p.Name, name?.Trim(), StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"profile '{name}': expected auto or one of {string.Join(", ", All.Select(p => p.Name))}");
+
+    /// <summary>
+    /// The same recipe, shrunk: <see cref="TrainingScale.Tiny"/> keeps the mode, optimizer, schedule, augmentation and
+    /// cut (the code path) but uses a few images per class, at most 2 epochs, 32×32 inputs and the CPU, so that every
+    /// profile's notebooks and commands can be checked on any machine in a minute or two.
+    /// </summary>
+    public static TrainingProfile Scaled(TrainingProfile profile, TrainingScale scale)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        if (scale == TrainingScale.Full)
+            return profile;
+        var o = profile.Options;
+        int epochs = Math.Min(o.Epochs, TinyEpochs);
+        return profile with
+        {
+            Options = o with
+            {
+                Epochs = epochs,
+                WarmupEpochs = Math.Min(o.WarmupEpochs, epochs - 1),
+                BatchSize = Math.Min(o.BatchSize, 16),
+                ImageSize = 32,
+                Device = "cpu",
+            },
+            TrainPerClass = Math.Min(profile.TrainPerClass ?? int.MaxValue, TinyTrainPerClass),
+            TestPerClass = Math.Min(profile.TestPerClass ?? int.MaxValue, TinyTestPerClass),
+        };
+    }
+
+    /// <summary>Training images per class at <see cref="TrainingScale.Tiny"/>.</summary>
+    public const int TinyTrainPerClass = 6;
+
+    /// <summary>Test images per class at <see cref="TrainingScale.Tiny"/>.</summary>
+    public const int TinyTestPerClass = 4;
+
+    /// <summary>Epochs at most at <see cref="TrainingScale.Tiny"/>.</summary>
+    public const int TinyEpochs = 2;
+
+    /// <summary>full or tiny (case-insensitive); an error naming the value otherwise.</summary>
+    public static TrainingScale ParseScale(string scale) => scale?.Trim().ToLowerInvariant() switch
+    {
+        "full" or "" or null => TrainingScale.Full,
+        "tiny" => TrainingScale.Tiny,
+        _ => throw new ArgumentException($"scale '{scale}': expected full or tiny"),
+    };
 
     /// <summary>cpu when no GPU is usable, gpu otherwise: what the README's main job picks.</summary>
     public static TrainingProfile ForDevice(bool cudaAvailable) => cudaAvailable ? Gpu : Cpu;

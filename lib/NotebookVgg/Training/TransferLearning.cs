@@ -47,6 +47,12 @@ public sealed record TransferSettings
 
     public bool Resume { get; init; }
 
+    /// <summary>
+    /// Fine-tuning: start the new head from the one a features-mode checkpoint (fc7 cut) trained, instead of a random
+    /// one, so that the pretrained layers are not pushed around by a random head's large early gradients.
+    /// </summary>
+    public string? HeadFrom { get; init; }
+
     /// <summary>Builds the settings of a named profile; explicit arguments override the profile's choices.</summary>
     public static TransferSettings FromProfile(TrainingProfile profile, string dataDirectory, string? weightsPath)
     {
@@ -193,6 +199,8 @@ public sealed class TransferLearning
         var o = s.Options;
         string? weights = o.Mode == TrainingMode.Scratch ? null : s.WeightsPath;
         using var model = BuildModel(s.Architecture, weights, classNames.Length, o.Seed);
+        if (s.HeadFrom is { } headCheckpoint)
+            LoadHead(model, headCheckpoint);
         if (s.FreezeUpTo is { } layer)
             model.FreezeUpTo(layer);
         // Inputs go channels-last (convolutions then run and return NHWC); the parameters stay contiguous because
@@ -216,6 +224,60 @@ public sealed class TransferLearning
             checkpoint, cancellationToken);
         var evaluation = Evaluator.Evaluate(model, IteratorSource(new BatchIterator(test, o.BatchSize, Prepare, shuffle: false), $"{description.DataName} test"), classNames, device);
         return new TransferResult(result, evaluation, description, s.CheckpointPath, 0, false, description.DataName);
+    }
+
+    /// <summary>Copies a features-mode (fc7) checkpoint's trained head into the model's classifier.6.</summary>
+    private void LoadHead(Vgg model, string checkpointPath)
+    {
+        var d = Checkpoint.ReadState(checkpointPath).Model;
+        if (d is null || d.Mode != TrainingMode.Features || d.FeatureCut != "fc7" || d.NumClasses != model.NumClasses)
+            throw new ArgumentException($"{checkpointPath}: starting a fine-tune from a trained head needs a features-mode checkpoint with the fc7 cut and {model.NumClasses} classes");
+        using var head = FeatureHead.Create(FeatureCut.AfterFc7, zeros(1, model.Head.in_features), (int)model.NumClasses);
+        Checkpoint.Load(checkpointPath, head);
+        using (no_grad())
+        {
+            var fc = (nn.Module<Tensor, Tensor>)head.named_children().Single().module;
+            var trained = fc.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            model.Head.weight!.copy_(trained["weight"]);
+            model.Head.bias!.copy_(trained["bias"]);
+        }
+        Say($"head: started from the head trained in {checkpointPath}");
+    }
+
+    /// <summary>
+    /// Evaluates a checkpoint this class wrote on <paramref name="test"/>. A features-mode checkpoint reuses the cached
+    /// test features (the same cache <see cref="Run"/> filled: no second pass of the network over the test set).
+    /// </summary>
+    public EvaluationResult Evaluate(TransferSettings settings, string checkpointPath, Cifar10Split test, string[] classNames, string dataName)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(test);
+        var d = Checkpoint.ReadState(checkpointPath).Model
+            ?? throw new InvalidDataException($"{checkpointPath}: the checkpoint does not describe its model (written without metadata)");
+        if (d.Mode != TrainingMode.Features)
+        {
+            using var trained = TrainedModel.Load(checkpointPath);
+            return trained.Evaluate(test, dataName);
+        }
+        var s = settings with
+        {
+            Options = settings.Options with { ImageSize = d.ImageSize, Mode = TrainingMode.Features },
+            Cut = TransferSettings.ParseCut(d.FeatureCut ?? "fc7"),
+            Interpolation = TransferSettings.ParseInterpolation(d.Interpolation),
+        };
+        var device = Devices.Resolve(s.Options.Device);
+        using var backbone = BuildModel(s.Architecture, s.WeightsPath, classNames.Length, s.Options.Seed);
+        backbone.to(device);
+        if (device.type == DeviceType.CPU)
+            CpuSpeed.ConvertToChannelsLast(backbone);
+        var spec = new FeatureCache.Spec(WeightsId(s), s.Cut, d.ImageSize, s.Interpolation, PreprocessingFor(s), s.Bf16);
+        string cacheDir = s.FeatureCacheDirectory ?? Path.Combine(Path.GetFullPath(s.DataDirectory), "features");
+        using var features = FeatureCache.GetOrCompute(backbone, test, spec, cacheDir, 64, device, Extraction);
+        Say($"test features: {(features.FromCache ? "read from the cache" : "computed")} ({features.Path})");
+        using var head = FeatureHead.Create(s.Cut, features.Features, classNames.Length);
+        Checkpoint.Load(checkpointPath, head);
+        head.to(device);
+        return Evaluator.Evaluate(head, TensorSource(features, 1024, shuffle: false, s.Options.Seed, dataName), classNames, device);
     }
 
     /// <summary>Wraps a model so that its forward runs under CPU autocast (bf16) when asked; state dict unchanged.</summary>

@@ -45,19 +45,57 @@ public partial class NotebookSuiteTests
 
     [Theory]
     [MemberData(nameof(Notebooks))]
-    public void Notebook_HasTheSharedSetup_OneParametersCell_ProseFirst_AndEndsWithSummaryAndExercises(string name)
+    public void Notebook_HasTheSharedSetup_OneParametersCell_ProseFirst_AndEndsWithSummaryExercisesAndReading(string name)
     {
         var nb = Load(name);
         var cells = TestNotebooks.Cells(nb).Select(c => (JsonObject)c!).ToList();
         Assert.Equal("markdown", (string?)cells[0]["cell_type"]);
         Assert.Equal(Source(CodeCells(Load(Expected[0]))[0]), Source(CodeCells(nb)[0]));
-        var parameters = Assert.Single(cells, c => TestNotebooks.Tags(c).Contains("parameters"));
-        Assert.Contains("NotebookParameter.Get(\"profile\"", Source(parameters), StringComparison.Ordinal);
+        Assert.Single(cells, c => TestNotebooks.Tags(c).Contains("parameters"));
         string last = Source(cells[^1]);
         Assert.Contains("## Summary", last, StringComparison.Ordinal);
         Assert.Contains("## Exercises", last, StringComparison.Ordinal);
-        // A few lines of code per cell: helpers live in the library.
-        Assert.All(CodeCells(nb), c => Assert.True(Source(c).Split('\n').Length <= 16, $"{name}: a code cell of {Source(c).Split('\n').Length} lines"));
+        Assert.Contains("## Further reading", last, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Notebooks))]
+    public void Notebook_DeclaresTheFiveCommonParameters_WithPlainDefaults(string name)
+    {
+        var parameters = TestNotebooks.Cells(Load(name)).Select(c => (JsonObject)c!).Single(c => TestNotebooks.Tags(c).Contains("parameters"));
+        string code = Source(parameters);
+        foreach (string common in new[] { "profile", "scale", "data", "weights", "seed" })
+            Assert.Contains($"NotebookParameter.Get(\"{common}\"", code, StringComparison.Ordinal);
+        // An injected value lands after this cell: a default computed from another parameter would ignore it.
+        Assert.DoesNotMatch(@"Get\(""\w+"", [^)]*\b(profile|scale)\b", code);
+    }
+
+    [Theory]
+    [MemberData(nameof(Notebooks))]
+    public void Notebook_IsReadable_CellIds_ShortLines_ShortCells(string name)
+    {
+        var nb = Load(name);
+        Assert.True((int?)nb["nbformat"] == 4 && (int?)nb["nbformat_minor"] >= 5, $"{name}: nbformat 4.5 or later (cell ids)");
+        var ids = TestNotebooks.Cells(nb).Select(c => (string?)c!["id"]).ToList();
+        Assert.All(ids, id => Assert.Matches("^[A-Za-z0-9_-]{1,64}$", id ?? ""));
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.All(CodeCells(nb), c =>
+        {
+            var lines = Source(c).Split('\n');
+            Assert.True(lines.Length <= 15, $"{name}: a code cell of {lines.Length} lines (at most 15)");
+            Assert.All(lines, l => Assert.True(l.Length <= 100, $"{name}: a code line of {l.Length} characters: {l}"));
+        });
+    }
+
+    [Fact]
+    public void SetupCell_NamesNoPlatformSpecificPackage()
+    {
+        // The same cell must work on Linux, macOS and Windows, CPU or GPU: the native libtorch comes from the library's build.
+        string setup = Source(CodeCells(Load(Expected[0]))[0]);
+        Assert.DoesNotContain("libtorch", setup, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("TorchSharp-c", setup, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("TorchVision", setup, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("NotebookSetup.Run()", setup, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -66,8 +66,16 @@ internal static class Nvgg
 
     public static Result Run(string workingDirectory, params string[] args) => RunAndInterrupt(workingDirectory, interruptWhenStdoutHas: null, args);
 
+    /// <summary>Runs nvgg with extra environment variables and its own time limit.</summary>
+    public static Result RunWith(string workingDirectory, IReadOnlyDictionary<string, string> environment, TimeSpan limit, params string[] args) =>
+        RunAndInterrupt(workingDirectory, null, args, environment, limit);
+
     /// <summary>Runs nvgg; once stdout contains <paramref name="interruptWhenStdoutHas"/>, sends it SIGINT (Ctrl+C).</summary>
-    public static Result RunAndInterrupt(string workingDirectory, string? interruptWhenStdoutHas, params string[] args)
+    public static Result RunAndInterrupt(string workingDirectory, string? interruptWhenStdoutHas, params string[] args) =>
+        RunAndInterrupt(workingDirectory, interruptWhenStdoutHas, args, null, TimeSpan.FromMinutes(3));
+
+    private static Result RunAndInterrupt(string workingDirectory, string? interruptWhenStdoutHas, string[] args,
+        IReadOnlyDictionary<string, string>? environment, TimeSpan limit)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -77,6 +85,8 @@ internal static class Nvgg
             UseShellExecute = false,
         };
         start.ArgumentList.Add(DllPath);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            start.Environment[name] = value;
         foreach (string arg in args)
             start.ArgumentList.Add(arg);
         using var process = Process.Start(start)!;
@@ -99,10 +109,10 @@ internal static class Nvgg
                 return stdoutText.ToString();
         });
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        if (!process.WaitForExit(limit))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"nvgg {string.Join(' ', args)} did not finish within 3 minutes");
+            throw new TimeoutException($"nvgg {string.Join(' ', args)} did not finish within {limit.TotalMinutes:F0} minutes");
         }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }

@@ -1,0 +1,147 @@
+using Microsoft.Data.Analysis;
+using NotebookVgg.Data;
+using NotebookVgg.IO;
+using NotebookVgg.Training;
+using NotebookVgg.Weights;
+
+namespace NotebookVgg.Notebooks;
+
+/// <summary>
+/// What the five parameters every notebook shares (<c>profile</c>, <c>scale</c>, <c>data</c>, <c>weights</c>,
+/// <c>seed</c>) resolve to: the recipe, the data folder and the weights file, each labelled so that every chart can
+/// say which data and weights it came from. One call per notebook: <see cref="ResolveAsync"/>.
+/// </summary>
+public sealed class NotebookRun
+{
+    private NotebookRun(TrainingProfile profile, TrainingScale scale, string root, string data, string? weightsPath,
+        string? weightsName, int seed, string dataSource)
+    {
+        Profile = profile;
+        Scale = scale;
+        Root = root;
+        DataDirectory = data;
+        WeightsPath = weightsPath;
+        WeightsName = weightsName;
+        Seed = seed;
+        DataSource = dataSource;
+    }
+
+    /// <summary>The profile's recipe at this scale (seed applied).</summary>
+    public TrainingProfile Profile { get; }
+
+    public TrainingScale Scale { get; }
+
+    /// <summary>The folder downloads, caches and checkpoints live in.</summary>
+    public string Root { get; }
+
+    /// <summary>The folder holding <c>cifar-10-batches-bin</c>.</summary>
+    public string DataDirectory { get; }
+
+    /// <summary>The weights file, or null for random weights.</summary>
+    public string? WeightsPath { get; }
+
+    /// <summary>The registry name the file belongs to (e.g. vgg19), if any.</summary>
+    public string? WeightsName { get; }
+
+    public int Seed { get; }
+
+    /// <summary>"CIFAR-10", "CIFAR-10 sample" or "synthetic CIFAR-10-shaped data".</summary>
+    public string DataSource { get; }
+
+    public bool IsPretrained => WeightsPath is not null;
+
+    /// <summary>The device the profile asks for ("auto": CUDA when present), resolved on this machine.</summary>
+    public TorchSharp.torch.Device Device => Runtime.Devices.Resolve(Profile.Options.Device);
+
+    /// <summary>"pretrained vgg19" or "random weights (not pretrained)".</summary>
+    public string WeightsLabel => WeightsPath is null
+        ? "random weights (not pretrained)"
+        : $"pretrained {WeightsName ?? Path.GetFileName(WeightsPath)}";
+
+    /// <summary>What a chart title says about its origin: data, weights, profile and scale.</summary>
+    public string Label => $"{DataSource}, {WeightsLabel}, {Profile.Name}{(Scale == TrainingScale.Tiny ? " tiny" : "")}";
+
+    /// <summary>The transfer-learning settings of this profile, data and weights.</summary>
+    public TransferSettings Settings() => TransferSettings.FromProfile(Profile, DataDirectory, WeightsPath) with
+    {
+        WeightsName = WeightsName,
+        FeatureCacheDirectory = Path.Combine(Root, "features"),
+    };
+
+    /// <summary>Where this profile's <paramref name="kind"/> checkpoint lives, e.g. data/checkpoints/cpu-features.ckpt.</summary>
+    public string CheckpointPath(string kind) => Path.Combine(Root, "checkpoints",
+        $"{Profile.Name}{(Scale == TrainingScale.Tiny ? "-tiny" : "")}-{kind}.ckpt");
+
+    /// <summary>The checkpoint notebook 4 writes for the profile's own recipe (features or fine-tuning).</summary>
+    public string RecipeCheckpointPath => CheckpointPath(Profile.Options.Mode == TrainingMode.Features ? "features" : "finetune");
+
+    /// <summary>A table of what was resolved, for display.</summary>
+    public DataFrame ToDataFrame()
+    {
+        var o = Profile.Options;
+        (string, string)[] rows =
+        [
+            ("profile", $"{Profile.Name}{(Scale == TrainingScale.Tiny ? " at tiny scale (a check of the code path, not a result)" : "")}"),
+            ("recipe", $"{o.Mode}, {o.ImageSize}×{o.ImageSize}, {o.Epochs} epochs, batch {o.BatchSize}, {o.Optimizer} lr {o.LearningRate:G3}"),
+            ("images per class", $"train {Profile.TrainPerClass?.ToString("N0", null) ?? "all"}, test {Profile.TestPerClass?.ToString("N0", null) ?? "all"}"),
+            ("data", $"{DataSource} ({DataDirectory})"),
+            ("weights", WeightsPath is null ? WeightsLabel : $"{WeightsLabel} ({WeightsPath})"),
+            ("seed", Seed.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ];
+        return new DataFrame(
+            new StringDataFrameColumn("setting", rows.Select(r => r.Item1)),
+            new StringDataFrameColumn("value", rows.Select(r => r.Item2)));
+    }
+
+    /// <summary>The profile at a scale, without resolving data or weights (for notebooks that need neither).</summary>
+    public static TrainingProfile ProfileFor(string profile, string scale, int seed = 0)
+    {
+        var p = Profiles.Scaled(Profiles.Get(profile), Profiles.ParseScale(scale));
+        return p with { Options = p.Options with { Seed = seed } };
+    }
+
+    /// <summary>
+    /// Resolves the common parameters. <paramref name="data"/> "" is the project's data folder; <paramref name="weights"/>
+    /// "" is the profile's own (none for smoke, vgg19 otherwise), "none", a registry name or a file in any supported format.
+    /// At full scale a real profile needs the real CIFAR-10 and downloads it (and the weights) if missing; the smoke
+    /// profile and the tiny scale never download by default: they use CIFAR-10 if present, else the CIFAR-10 sample,
+    /// else synthetic data, and the profile's weights if already downloaded, else random weights — each said in the log
+    /// and in every label.
+    /// </summary>
+    public static async Task<NotebookRun> ResolveAsync(string profile, string scale, string data, string weights, int seed,
+        Action<string>? log = null)
+    {
+        var recipe = ProfileFor(profile, scale, seed);
+        var size = Profiles.ParseScale(scale);
+        bool substitute = size == TrainingScale.Tiny || recipe.Name == Profiles.Smoke.Name;
+        string root = ProjectPaths.DataDirectory(string.IsNullOrWhiteSpace(data) ? null : data);
+        string folder = await NotebookSetup.DataFor(recipe.Name, root, log, allowSubstitute: substitute).ConfigureAwait(false);
+        string source;
+        using (var d = Cifar10.Load(folder))
+            source = d.SourceName;
+
+        string? weightsPath;
+        string? weightsName;
+        if (string.IsNullOrWhiteSpace(weights))
+        {
+            var reference = recipe.PretrainedWeights is { } name ? WeightsStore.Parse(name) : WeightsStore.Parse("none");
+            if (reference.NeedsDownload && substitute)
+            {
+                log?.Invoke($"{recipe.Name} at {size.ToString().ToLowerInvariant()} scale: the {reference.Entry!.Name} weights are not " +
+                    $"downloaded, so this run uses RANDOM weights (pass weights={reference.Entry.Name} to download them)");
+                (weightsPath, weightsName) = (null, null);
+            }
+            else
+            {
+                weightsPath = await NotebookSetup.WeightsFor(recipe.PretrainedWeights ?? "none", log).ConfigureAwait(false);
+                weightsName = weightsPath is null ? null : recipe.PretrainedWeights;
+            }
+        }
+        else
+        {
+            weightsPath = await NotebookSetup.WeightsFor(weights, log).ConfigureAwait(false);
+            weightsName = weightsPath is null ? null : PretrainedWeights.Find(weights)?.Name ?? recipe.PretrainedWeights;
+        }
+        return new NotebookRun(recipe, size, root, folder, weightsPath, weightsName, seed, source);
+    }
+}

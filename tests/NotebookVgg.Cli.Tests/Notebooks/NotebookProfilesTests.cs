@@ -1,0 +1,51 @@
+using System.Text.Json.Nodes;
+using NotebookVgg.Cli.Tests.TestSupport;
+using NotebookVgg.Tests.TestSupport;
+using static NotebookVgg.Cli.Tests.TestSupport.TestNotebooks;
+
+namespace NotebookVgg.Cli.Tests.Notebooks;
+
+/// <summary>
+/// Every profile's recipe runs every notebook on a CPU (issue 12): the whole suite under each profile at tiny scale,
+/// as a user runs it (<c>nvgg run notebooks -p profile P -p scale tiny</c>), in a fresh data folder — so the run finds
+/// no downloaded weights (random weights, labelled) and uses the CIFAR-10 sample.
+/// </summary>
+public class NotebookProfilesTests
+{
+    public static TheoryData<string> Profiles() => ["smoke", "cpu", "gpu-tutorial", "gpu"];
+
+    [Theory]
+    [MemberData(nameof(Profiles))]
+    public void WholeSuite_RunsUnderEveryProfile_AtTinyScale(string profile)
+    {
+        string sample = RepoFiles.SampleArchive; // fails loudly when missing
+        using var temp = new TempDirectory();
+        var environment = new Dictionary<string, string>
+        {
+            ["NOTEBOOKVGG_DATA"] = temp.Combine("data"),
+            ["NOTEBOOKVGG_SAMPLE"] = sample,
+        };
+
+        var run = Nvgg.RunWith(RepoFiles.Path(), environment, TimeSpan.FromMinutes(15),
+            "run", "notebooks", "-p", "profile", profile, "-p", "scale", "tiny", "--output", temp.Combine("out"), "--timeout", "600");
+
+        Assert.True(run.ExitCode == 0, $"nvgg run under {profile} tiny failed:\n{run.Stdout}\n{run.Stderr}");
+        Assert.Contains("5 notebooks passed", run.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("NNPACK", run.Stdout + run.Stderr, StringComparison.Ordinal);
+        var training = ReadJson(temp.Combine("out", "04-training.executed.ipynb"));
+        string outputs = AllOutputText(training);
+        Assert.DoesNotContain("NNPACK", outputs, StringComparison.Ordinal);
+        // The profile's own recipe ran, labelled with its data and weights.
+        string mode = profile is "smoke" or "cpu" ? "Features" : "FineTune";
+        Assert.Contains($"{mode}, 32×32", outputs, StringComparison.Ordinal);
+        Assert.Contains("CIFAR-10 sample, random weights (not pretrained), " + profile + " tiny", outputs, StringComparison.Ordinal);
+        Assert.Contains(profile is "smoke" or "cpu" ? "fine-tuned: test accuracy" : "skipped:", outputs, StringComparison.Ordinal);
+        foreach (string name in Directory.GetFiles(temp.Combine("out"), "*.executed.ipynb"))
+            Assert.DoesNotContain("NNPACK", AllOutputText(ReadJson(name)), StringComparison.Ordinal);
+    }
+
+    private static string AllOutputText(JsonObject notebook) =>
+        string.Concat(Cells(notebook).OfType<JsonObject>().Where(c => (string?)c["cell_type"] == "code")
+            .SelectMany(c => ((JsonArray)c["outputs"]!).OfType<JsonObject>())
+            .Select(o => Text(o["text"]) + string.Concat((o["data"] as JsonObject)?.Select(d => Text(d.Value)) ?? [])));
+}
