@@ -69,7 +69,7 @@ public static class NotebookCharts
         {
             using var scope = NewDisposeScope();
             string uri = ImageFiles.ToPngDataUri(ImageFiles.ToDisplayable(images[i], mean, std));
-            cells.Add(CsChart.Image<string>(Source: uri, Name: captions[i]));
+            cells.Add(WithoutAxes(CsChart.Image<string>(Source: uri, Name: captions[i])));
         }
         var grid = CsChart.Grid(cells, rows, columns, SubPlotTitles: captions.ToArray());
         return Titled(grid, title).WithSize(Math.Max(400, cellSize * columns), 120 + cellSize * rows);
@@ -143,5 +143,27 @@ public static class NotebookCharts
         return Titled(chart, title).WithXAxisStyle<string, string, string>(TitleText: "probability");
     }
 
-    private static GenericChart Titled(GenericChart chart, string title) => Plotly.NET.Chart.withTitle(title, null).Invoke(chart);
+    /// <summary>A chart's title, wrapped onto two lines where it is long, so that a narrow chart does not cut it off.</summary>
+    private static GenericChart Titled(GenericChart chart, string title) => Plotly.NET.Chart.withTitle(Wrap(title), null).Invoke(chart);
+
+    internal static string Wrap(string title, int width = 70)
+    {
+        if (title.Length <= width || title.Contains("<br>", StringComparison.Ordinal))
+            return title;
+        int cut = title.LastIndexOf(" (", width, StringComparison.Ordinal);
+        if (cut <= 0)
+            cut = title.LastIndexOf(' ', width);
+        return cut <= 0 ? title : title[..cut] + "<br>" + title[(cut + 1)..];
+    }
+
+    /// <summary>An image without tick labels and grid lines: pixel coordinates say nothing to a reader.</summary>
+    private static GenericChart WithoutAxes(GenericChart image)
+    {
+        var hidden = new Plotly.NET.LayoutObjects.LinearAxis(); // a DynamicObj: set just these three properties
+        hidden.SetProperty("showticklabels", false);
+        hidden.SetProperty("showgrid", false);
+        hidden.SetProperty("zeroline", false);
+        var withX = Plotly.NET.Chart.withXAxis(hidden, null).Invoke(image);
+        return Plotly.NET.Chart.withYAxis(hidden, null).Invoke(withX);
+    }
 }

@@ -122,7 +122,9 @@ public static class NativeRuntime
         var packageRoots = new[] { Path.GetFullPath(Path.Combine(torchSharpDir, "..", "..", "..", "..")), NuGetPackagesFolder() };
         foreach (string packagesRoot in packageRoots.Distinct(StringComparer.Ordinal))
         {
-            foreach (string package in new[] { "libtorch-cpu-linux-x64", "libtorch-cuda-12.8-linux-x64" })
+            foreach (string package in BuiltForCuda
+                ? new[] { "libtorch-cuda-12.8-linux-x64", "libtorch-cpu-linux-x64" }
+                : new[] { "libtorch-cpu-linux-x64", "libtorch-cuda-12.8-linux-x64" })
             {
                 string root = Path.Combine(packagesRoot, package);
                 if (!Directory.Exists(root))
@@ -132,6 +134,14 @@ public static class NativeRuntime
             }
         }
     }
+
+    /// <summary>
+    /// Whether this library was built with <c>-p:TorchBackend=cuda</c> (recorded in its assembly metadata): then a kernel
+    /// that loads TorchSharp from NuGet gets the CUDA libtorch — the one switch a notebook needs for a GPU.
+    /// </summary>
+    public static bool BuiltForCuda { get; } = string.Equals(
+        typeof(NativeRuntime).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "TorchBackend")?.Value,
+        "cuda", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The NuGet global packages folder: $NUGET_PACKAGES, else ~/.nuget/packages.</summary>
     internal static string NuGetPackagesFolder() =>

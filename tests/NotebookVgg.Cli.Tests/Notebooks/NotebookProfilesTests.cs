@@ -35,17 +35,24 @@ public class NotebookProfilesTests
         var training = ReadJson(temp.Combine("out", "04-training.executed.ipynb"));
         string outputs = AllOutputText(training);
         Assert.DoesNotContain("NNPACK", outputs, StringComparison.Ordinal);
-        // The profile's own recipe ran, labelled with its data and weights.
-        string mode = profile is "smoke" or "cpu" ? "Features" : "FineTune";
-        Assert.Contains($"{mode}, 32×32", outputs, StringComparison.Ordinal);
-        Assert.Contains("CIFAR-10 sample, random weights (not pretrained), " + profile + " tiny", outputs, StringComparison.Ordinal);
+        // The profile's own recipe ran (what TransferLearning logs), on the data and weights it says.
+        Assert.Contains(profile is "smoke" or "cpu" ? "features: vgg19 cut after fc7 at 32×32" : "FineTune: vgg19 at 32×32", outputs, StringComparison.Ordinal);
+        Assert.Contains("test images of CIFAR-10 sample, random weights (not pretrained)", outputs, StringComparison.Ordinal);
         Assert.Contains(profile is "smoke" or "cpu" ? "fine-tuned: test accuracy" : "skipped:", outputs, StringComparison.Ordinal);
+        if (profile is "smoke" or "cpu")
+        {
+            Assert.Contains("head: started from the head trained in", outputs, StringComparison.Ordinal);
+            // Notebook 5 reuses notebook 4's test features: no second pass over the test set.
+            string evaluation = AllOutputText(ReadJson(temp.Combine("out", "05-evaluation.executed.ipynb")));
+            Assert.Contains("test features: read from the cache", evaluation, StringComparison.Ordinal);
+        }
         foreach (string name in Directory.GetFiles(temp.Combine("out"), "*.executed.ipynb"))
             Assert.DoesNotContain("NNPACK", AllOutputText(ReadJson(name)), StringComparison.Ordinal);
     }
 
+    /// <summary>Streams and plain-text results of every code cell (HTML outputs may escape characters).</summary>
     private static string AllOutputText(JsonObject notebook) =>
         string.Concat(Cells(notebook).OfType<JsonObject>().Where(c => (string?)c["cell_type"] == "code")
             .SelectMany(c => ((JsonArray)c["outputs"]!).OfType<JsonObject>())
-            .Select(o => Text(o["text"]) + string.Concat((o["data"] as JsonObject)?.Select(d => Text(d.Value)) ?? [])));
+            .Select(o => Text(o["text"]) + Text(o["data"]?["text/plain"]) + "\n"));
 }
