@@ -5,7 +5,7 @@ using Spectre.Console.Cli;
 namespace NotebookVgg.Cli;
 
 /// <summary>Builds the <c>nvgg</c> command tree. Every command lives in Commands/ and is registered here once.</summary>
-public static class NvggApp
+public static partial class NvggApp
 {
     /// <summary>Exit code for a command that failed (bad input, failed download, ...).</summary>
     public const int Failure = 1;
@@ -21,6 +21,7 @@ public static class NvggApp
             config.SetApplicationName("nvgg");
             config.UseAssemblyInformationalVersion();
             config.SetExceptionHandler((ex, _) => ReportError(ex));
+            config.Settings.StrictParsing = true; // an unknown option is an error, never silently ignored
             config.AddCommand<DoctorCommand>("doctor")
                 .WithDescription("Check the environment: TorchSharp/libtorch, devices, threads, caches, native-runtime fix, data present.")
                 .WithExample("doctor", "--json");
@@ -83,11 +84,40 @@ public static class NvggApp
         return app.Run(args);
     }
 
+    /// <summary>The known long option closest to <paramref name="name"/> (edit distance at most 2), over every command's settings.</summary>
+    internal static string? Closest(string name)
+    {
+        var known = typeof(NvggApp).Assembly.GetTypes()
+            .Where(t => typeof(CommandSettings).IsAssignableFrom(t))
+            .SelectMany(t => t.GetProperties())
+            .SelectMany(p => p.GetCustomAttributes(typeof(CommandOptionAttribute), inherit: true).Cast<CommandOptionAttribute>())
+            .SelectMany(a => a.LongNames)
+            .Distinct(StringComparer.Ordinal);
+        return known.Select(k => (k, d: Distance(k, name))).Where(x => x.d <= 2).OrderBy(x => x.d).ThenBy(x => x.k, StringComparer.Ordinal)
+            .Select(x => x.k).FirstOrDefault();
+    }
+
+    private static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+        return d[a.Length, b.Length];
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"[Uu]nknown option '-*([^']+)'")]
+    private static partial System.Text.RegularExpressions.Regex UnknownOption();
+
     /// <summary>One clear line on stderr, never a stack trace: the message names the file or value at fault.</summary>
     private static int ReportError(Exception ex)
     {
         var root = ex is CommandAppException ? ex : (ex.InnerException is { } inner && ex is System.Reflection.TargetInvocationException ? inner : ex);
         string message = root.Message.ReplaceLineEndings(" ").Trim();
+        if (root is CommandParseException && UnknownOption().Match(message) is { Success: true } unknown && Closest(unknown.Groups[1].Value) is { } suggestion)
+            message += $" (did you mean --{suggestion}?)";
         var stderr = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         if (Console.IsErrorRedirected)
             stderr.Profile.Width = 4096; // one line in logs, not wrapped at 80 columns

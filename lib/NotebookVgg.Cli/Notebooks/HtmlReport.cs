@@ -11,9 +11,11 @@ namespace NotebookVgg.Cli.Notebooks;
 /// formatted it, images inline as data URIs, DataFrames as the tables their formatter made) and Plotly charts
 /// drawn offline with the plotly.js that Plotly.NET.dll carries. Nothing is fetched from the network.
 /// </summary>
-internal static class HtmlReport
+internal static partial class HtmlReport
 {
-    private static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().Build();
+    // Raw HTML in markdown is shown as text, not run: a shared report of an untrusted notebook must run no script
+    // (JupyterLab sanitizes markdown for the same reason). Links and images keep only safe URL schemes (see SafeUrls).
+    private static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().DisableHtml().Build();
 
     // Plotly.NET's notebook output asks require.js (from a CDN) for plotly; this stand-in hands it the embedded one.
     private const string OfflineRequireShim = """
@@ -164,7 +166,7 @@ internal static class HtmlReport
                 return $"<img src=\"data:{mime};base64,{base64.Replace("\n", "", StringComparison.Ordinal)}\" alt=\"output image\">";
         }
         if (Text("text/markdown") is { } markdown)
-            return Markdig.Markdown.ToHtml(markdown, Markdown);
+            return SafeUrls(Markdig.Markdown.ToHtml(markdown, Markdown));
         if (data["application/json"] is { } json)
             return $"<pre>{Encode(json.ToJsonString())}</pre>";
         if (Text("text/plain") is { } plain)
@@ -175,10 +177,17 @@ internal static class HtmlReport
     private static string? RichHtml(JsonObject output) =>
         output["data"]?["text/html"] is { } html ? NotebookDocument.JoinText(html) : null;
 
+    /// <summary>Neutralizes script-bearing URLs (javascript:, vbscript:, data:text/html) in rendered markdown's links and images.</summary>
+    internal static string SafeUrls(string html) => UnsafeUrl().Replace(html, "$1=\"#unsafe-url-removed\"");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\b(href|src)\s*=\s*""\s*(?:javascript|vbscript|data\s*:\s*text/html)[^""]*""",
+        System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    private static partial System.Text.RegularExpressions.Regex UnsafeUrl();
+
     // Markdown cells, with images attached to the cell (attachment:NAME) inlined as data URIs.
     private static string RenderMarkdown(NotebookCell cell)
     {
-        string html = Markdig.Markdown.ToHtml(cell.Source, Markdown);
+        string html = SafeUrls(Markdig.Markdown.ToHtml(cell.Source, Markdown));
         if (cell.Json["attachments"] is JsonObject attachments)
         {
             foreach (var (name, bundle) in attachments)

@@ -77,7 +77,11 @@ public static class Cifar10
         using var downloader = new Downloader();
         string archive = await downloader.EnsureFileAsync(
             source, Path.Combine(root, ArchiveFileName), [checksum ?? Checksum.Md5(Md5)], progress, ct);
-        return await ExtractAsync(archive, root, ct: ct);
+        // Verified above: by the official MD5, or by the checksum the caller gave for a mirror's bytes.
+        string label = checksum is null ? SourceNameOfficial
+            : IsSample(archive) ? SourceNameSample
+            : $"{SourceNameOfficial} (mirror archive, checked against the checksum given)";
+        return await ExtractAsync(archive, root, label, ct);
     }
 
     /// <summary>
@@ -96,10 +100,13 @@ public static class Cifar10
             throw new IOException($"{target}: already exists; remove it to extract {archive} again");
         if (!File.Exists(archive))
             throw new FileNotFoundException($"{archive}: archive not found", archive);
-        sourceName ??= IsSample(archive) ? SourceNameSample : null;
+        sourceName ??= await LabelAsync(archive, ct);
 
+        bool createdRoot = !Directory.Exists(root);
         Directory.CreateDirectory(root);
+        RemoveStaleTemporaries(root);
         string temporary = Path.Combine(root, $".extract-{Guid.NewGuid():N}");
+        bool done = false;
         try
         {
             await SafeTarExtraction.ExtractAsync(archive, temporary, ct);
@@ -110,13 +117,47 @@ public static class Cifar10
             if (sourceName is not null)
                 await File.WriteAllTextAsync(Path.Combine(extracted, SourceMarkerFileName), sourceName + "\n", ct);
             Directory.Move(extracted, target);
+            done = true;
         }
         finally
         {
             if (Directory.Exists(temporary))
                 Directory.Delete(temporary, recursive: true);
+            if (!done && createdRoot && Directory.Exists(root) && !Directory.EnumerateFileSystemEntries(root).Any())
+                Directory.Delete(root); // a failed extraction leaves no empty data folder behind
         }
         return root;
+    }
+
+    /// <summary>
+    /// The label an archive's data gets: the CIFAR-10 sample (by its SHA-256), the official archive (by the MD5 the
+    /// CIFAR-10 page publishes), or "unverified" with its file name. A file under the official name that fails the MD5
+    /// is refused, as a download would be: it is not the official archive.
+    /// </summary>
+    private static async Task<string> LabelAsync(string archive, CancellationToken ct)
+    {
+        if (IsSample(archive))
+            return SourceNameSample;
+        string md5;
+        await using (var stream = new FileStream(archive, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true))
+            md5 = Convert.ToHexStringLower(await MD5.HashDataAsync(stream, ct));
+        if (md5 == Md5)
+            return SourceNameOfficial;
+        if (string.Equals(Path.GetFileName(archive), ArchiveFileName, StringComparison.Ordinal))
+            throw new InvalidDataException($"{archive}: MD5 {md5} is not the official archive's ({Md5}): corrupt or not CIFAR-10; download it again");
+        return $"CIFAR-10-format data from {Path.GetFileName(archive)} (unverified)";
+    }
+
+    /// <summary>Temporary extraction folders a killed run left behind (older than an hour: not a running extraction's).</summary>
+    private static void RemoveStaleTemporaries(string root)
+    {
+        foreach (var stale in new DirectoryInfo(root).EnumerateDirectories(".extract-*"))
+        {
+            if (DateTime.UtcNow - stale.LastWriteTimeUtc > TimeSpan.FromHours(1))
+            {
+                try { stale.Delete(recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
+        }
     }
 
     /// <summary>

@@ -39,13 +39,35 @@ public static class SafeTarExtraction
             await using var file = OpenRead(archive);
             await using var gzip = new GZipStream(file, CompressionMode.Decompress);
             await TarFile.ExtractToDirectoryAsync(gzip, root, overwriteFiles: false, cancellationToken);
+            await VerifyToTheEndAsync(gzip, archive, cancellationToken);
         }
         catch (Exception ex)
         {
             Directory.Delete(root, recursive: true); // nothing half-extracted stays behind
+            if (ex is InvalidDataException && ex.Message.StartsWith(archive + ":", StringComparison.Ordinal))
+                throw;
             if (ex is InvalidDataException or EndOfStreamException)
                 throw new InvalidDataException($"{archive}: not a readable .tar.gz archive ({ex.Message})", ex);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads the gzip stream to its end. The tar reader stops at the archive's end marker, before gzip's trailer, so
+    /// without this the CRC-32 and length that gzip stores there — what tells a flipped bit — would never be checked.
+    /// </summary>
+    private static async Task VerifyToTheEndAsync(GZipStream gzip, string archive, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[1 << 16];
+        try
+        {
+            while (await gzip.ReadAsync(buffer, cancellationToken) > 0)
+            {
+            }
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new InvalidDataException($"{archive}: corrupt archive: gzip's checksum or length does not match ({ex.Message})", ex);
         }
     }
 

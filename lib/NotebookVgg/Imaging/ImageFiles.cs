@@ -6,18 +6,34 @@ namespace NotebookVgg.Imaging;
 /// <summary>Images between files (PNG, JPEG, ...) and uint8 C×H×W tensors, through SkiaSharp (the decoder TorchVision itself uses).</summary>
 public static class ImageFiles
 {
+    /// <summary>
+    /// The most pixels an image file may decode to (64 megapixels, e.g. 8192×8192): checked from the header before any
+    /// pixel is decoded, so a small file that claims a huge image (a decompression bomb) costs nothing.
+    /// </summary>
+    public const long MaxPixels = 64L * 1024 * 1024;
+
     /// <summary>Decodes an image file into a uint8 3×H×W RGB tensor (alpha dropped).</summary>
-    /// <exception cref="InvalidDataException">The file is not an image SkiaSharp can decode.</exception>
+    /// <exception cref="InvalidDataException">Not an image SkiaSharp can decode, larger than <see cref="MaxPixels"/>, or truncated.</exception>
     public static Tensor Read(string path)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: no such image file", path);
-        using var bitmap = SKBitmap.Decode(path) ?? throw new InvalidDataException($"{path}: not a decodable image (PNG, JPEG, GIF, BMP, WebP)");
-        using var rgba = bitmap.ColorType == SKColorType.Rgba8888 ? bitmap.Copy() : bitmap.Copy(SKColorType.Rgba8888);
-        if (rgba is null)
-            throw new InvalidDataException($"{path}: could not convert the image to RGBA");
-        byte[] pixels = rgba.Bytes;
-        using var hwc = tensor(pixels, [rgba.Height, rgba.Width, 4], ScalarType.Byte);
+        using var codec = SKCodec.Create(path, out var opened)
+            ?? throw new InvalidDataException(opened == SKCodecResult.IncompleteInput
+                ? $"{path}: truncated image (it ends before its header does)"
+                : $"{path}: not a decodable image (PNG, JPEG, GIF, BMP, WebP): {opened}");
+        var size = codec.Info;
+        long pixels = (long)size.Width * size.Height;
+        if (size.Width <= 0 || size.Height <= 0 || pixels > MaxPixels)
+            throw new InvalidDataException(
+                $"{path}: the image claims {size.Width}×{size.Height} pixels; at most {MaxPixels / (1024 * 1024)} megapixels are decoded");
+        var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = new SKBitmap(info);
+        var result = codec.GetPixels(info, bitmap.GetPixels());
+        if (result != SKCodecResult.Success)
+            throw new InvalidDataException($"{path}: {(result == SKCodecResult.IncompleteInput ? "truncated" : "corrupt")} image ({result})");
+        byte[] rgba = bitmap.Bytes;
+        using var hwc = tensor(rgba, [size.Height, size.Width, 4], ScalarType.Byte);
         return hwc.narrow(2, 0, 3).permute(2, 0, 1).contiguous();
     }
 

@@ -57,7 +57,7 @@ public static class SafetensorsFile
                     long numel = shape.Aggregate(1L, (a, b) => checked(a * b));
                     if (begin < 0 || end < begin || end > dataLength)
                         throw new InvalidDataException($"{path}: truncated or corrupt: '{prop.Name}' claims bytes {begin:N0}–{end:N0}, the data holds {dataLength:N0}");
-                    if (end - begin != numel * dtype.ElementSize())
+                    if (end - begin != checked(numel * dtype.ElementSize())) // checked: a huge shape must not wrap around to a small size
                         throw new InvalidDataException($"{path}: corrupt: '{prop.Name}' of shape {ScalarTypeSizes.Describe(shape)} has {end - begin:N0} bytes");
                     entries.Add(new(prop.Name, StateDict.FromBytes(data.AsSpan(dataStart + (int)begin, (int)(end - begin)), dtype, shape)));
                 }

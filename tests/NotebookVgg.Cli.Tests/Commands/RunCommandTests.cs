@@ -42,6 +42,43 @@ public class RunCommandTests
         Assert.Contains("epochs=7 profile=full run", File.ReadAllText(temp.Combine("kernel.log")), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("train --epoch 1 --checkpoint x.ckpt", "Unknown option 'epoch'", "did you mean --epochs?")]
+    [InlineData("data download --mirorr http://127.0.0.1:9/", "Unknown option 'mirorr'", "did you mean --mirror?")]
+    [InlineData("eval --checkpoint x.ckpt --no-such-option", "Unknown option 'no-such-option'", "")]
+    public void UnknownOption_IsRefusedInOneLine_WithASuggestion(string commandLine, string error, string suggestion)
+    {
+        using var temp = new TempDirectory();
+
+        var run = Nvgg.Run(temp.Path, commandLine.Split(' '));
+
+        Assert.Equal(2, run.ExitCode);
+        string line = Assert.Single(run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(error, line, StringComparison.Ordinal);
+        Assert.Contains(suggestion, line, StringComparison.Ordinal);
+        Assert.False(File.Exists(temp.Combine("x.ckpt")));
+    }
+
+    [Fact]
+    public void Run_ACellThatLeavesAForegroundThreadRunning_StillEndsTheProcess()
+    {
+        using var temp = new TempDirectory();
+        string path = temp.Combine("thread.ipynb");
+        File.WriteAllText(path, """
+            { "nbformat": 4, "nbformat_minor": 5,
+              "metadata": { "kernelspec": { "name": ".net-csharp", "display_name": ".NET (C#)", "language": "C#" } },
+              "cells": [
+                { "cell_type": "code", "id": "c", "metadata": {}, "execution_count": null, "outputs": [],
+                  "source": "new System.Threading.Thread(() => System.Threading.Thread.Sleep(-1)) { IsBackground = false }.Start();" }
+              ] }
+            """);
+
+        var run = Nvgg.Run(temp.Path, "run", "thread.ipynb"); // throws TimeoutException after 3 minutes if it hangs
+
+        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        Assert.Contains("thread.ipynb: 1 cells passed", run.Stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Run_ThrowingNotebook_ExitsNonZeroNamingNotebookCellAndError()
     {

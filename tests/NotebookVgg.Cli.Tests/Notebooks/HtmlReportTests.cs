@@ -126,6 +126,32 @@ public class HtmlReportTests(ChartReportFixture chart) : IClassFixture<ChartRepo
         Assert.DoesNotContain("plotly", html, StringComparison.OrdinalIgnoreCase); // no chart: plotly.js is not embedded
     }
 
+    [Fact]
+    public void Render_MarkdownFromAnUntrustedNotebook_RunsNoScript()
+    {
+        using var temp = new TempDirectory();
+        string path = temp.Combine("hostile.ipynb");
+        File.WriteAllText(path, """
+            { "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+              "cells": [
+                { "cell_type": "markdown", "id": "m", "metadata": {}, "source": [
+                  "<script>alert(1)</script>\n\n",
+                  "<img src=x onerror=\"alert(2)\">\n\n",
+                  "[click](javascript:alert(3)) and ![i](javascript:alert(4)) and [ok](https://example.org/)\n"] }
+              ] }
+            """);
+        var document = NotebookDocument.Load(path);
+        var result = new NotebookRunResult(path, path, null, [], [], TimeSpan.FromSeconds(1));
+
+        string html = HtmlReport.Render(document, result);
+
+        Assert.DoesNotContain("<script>alert", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<img src=x onerror", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("javascript:", html, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("&lt;script&gt;alert(1)&lt;/script&gt;", html, StringComparison.Ordinal); // shown as text
+        Assert.Contains("href=\"https://example.org/\"", html, StringComparison.Ordinal);    // safe links stay
+    }
+
     private sealed class Pixels(ImageResult image)
     {
         public int CountNear((int R, int G, int B) colour, int tolerance = 12)

@@ -81,6 +81,39 @@ public sealed class SafeTarExtractionTests : IDisposable
     }
 
     [Fact]
+    public async Task OneFlippedBit_IsCaughtByGzipsChecksum_AndLeavesNoDataFolder()
+    {
+        // Issue 13: a bit flipped inside the compressed data used to extract with exit 0 (changed bytes, or fewer files).
+        byte[] bytes = File.ReadAllBytes(RepoFiles.SampleArchive);
+        bytes[bytes.Length / 4 + 333] ^= 1;
+        string flipped = _dir.Combine("flipped.tar.gz");
+        File.WriteAllBytes(flipped, bytes);
+        string data = _dir.Combine("data");
+
+        var ex = await Assert.ThrowsAsync<InvalidDataException>(() => Cifar10.ExtractAsync(flipped, data));
+
+        Assert.StartsWith(flipped + ": ", ex.Message, StringComparison.Ordinal);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(ex.Message, System.Text.RegularExpressions.Regex.Escape(flipped))); // named once
+        Assert.False(Directory.Exists(data), "a failed extraction leaves no (empty) data folder");
+    }
+
+    [Fact]
+    public async Task AnArchiveUnderTheOfficialName_ThatFailsTheOfficialMd5_IsRefused_AndOthersAreLabelledUnverified()
+    {
+        string folder = DataTestFiles.SmallSet(_dir.Combine("src"));
+        string official = _dir.Combine(Cifar10.ArchiveFileName);
+        DataTestFiles.PackTarGz(folder, official);
+        var ex = await Assert.ThrowsAsync<InvalidDataException>(() => Cifar10.ExtractAsync(official, _dir.Combine("a")));
+        Assert.Contains("is not the official archive's", ex.Message, StringComparison.Ordinal);
+
+        string other = _dir.Combine("my-copy.tar.gz");
+        File.Copy(official, other);
+        string data = await Cifar10.ExtractAsync(other, _dir.Combine("b"));
+        string label = File.ReadAllText(Path.Combine(data, Cifar10.FolderName, Cifar10.SourceMarkerFileName)).Trim();
+        Assert.Equal("CIFAR-10-format data from my-copy.tar.gz (unverified)", label);
+    }
+
+    [Fact]
     public async Task TruncatedArchive_IsAnErrorNamingIt_AndLeavesNothing()
     {
         string folder = DataTestFiles.SmallSet(_dir.Combine("src"));
@@ -105,7 +138,7 @@ public sealed class SafeTarExtractionTests : IDisposable
         string data = _dir.Combine("data");
         var ex = await Assert.ThrowsAsync<InvalidDataException>(() => Cifar10.ExtractAsync(archive, data));
         Assert.Contains("cifar-10-batches-bin", ex.Message, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFileSystemEntries(data));
+        Assert.False(Directory.Exists(data), "a failed extraction leaves no (empty) data folder");
     }
 
     [Fact]

@@ -11,6 +11,22 @@ public sealed class StateDictTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    [Theory]
+    [InlineData("F64", "2305843009213693953", 8)]   // (2^61 + 1) × 8 bytes wraps around to 8
+    [InlineData("F32", "4611686018427387905", 4)]   // (2^62 + 1) × 4 bytes wraps around to 4
+    public void Safetensors_AShapeWhoseByteSizeOverflows_IsAOneLineErrorNamingTheFile(string dtype, string count, int bytes)
+    {
+        string header = $$$"""{"w":{"dtype":"{{{dtype}}}","shape":[{{{count}}}],"data_offsets":[0,{{{bytes}}}]}}""";
+        byte[] json = System.Text.Encoding.ASCII.GetBytes(header);
+        string path = _dir.Combine("huge.safetensors");
+        File.WriteAllBytes(path, [.. BitConverter.GetBytes((ulong)json.Length), .. json, .. new byte[bytes]]);
+
+        var ex = Assert.Throws<InvalidDataException>(() => StateDict.Read(path));
+
+        Assert.StartsWith(path + ": ", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("\n", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Legacy_ReadsKeysShapesAndDtypesInFileOrder()
     {
