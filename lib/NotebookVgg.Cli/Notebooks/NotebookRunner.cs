@@ -184,6 +184,11 @@ internal sealed class NotebookRunner(NotebookRunOptions options)
         var (previousOut, previousError) = (Console.Out, Console.Error);
         var results = new List<CellResult>();
         KernelSession? session = null;
+        NotebookCell? running = null;
+        // The kernel runs in this process: a cell that calls Environment.Exit ends it. That is a failure, never a pass:
+        // record it in the executed copy and leave with exit code 1.
+        EventHandler onProcessExit = (_, _) => KernelExited(document, running, previousError);
+        AppDomain.CurrentDomain.ProcessExit += onProcessExit;
         try
         {
             // Relative #r and file paths resolve against the notebook's folder, as in VS Code.
@@ -209,7 +214,9 @@ internal sealed class NotebookRunner(NotebookRunOptions options)
                 }
                 executionCount++;
                 var cellStart = DateTimeOffset.Now;
+                running = cell;
                 var run = await session.RunCellAsync(cell.Source, executionCount, options.CellTimeout, interrupt).ConfigureAwait(false);
+                running = null;
                 cell.Json["outputs"] = run.Outputs;
                 cell.Json["execution_count"] = executionCount;
                 bool failed = run.Failure is not null;
@@ -222,6 +229,7 @@ internal sealed class NotebookRunner(NotebookRunOptions options)
         }
         finally
         {
+            AppDomain.CurrentDomain.ProcessExit -= onProcessExit;
             session?.Dispose();
             Console.SetOut(previousOut);
             Console.SetError(previousError);
@@ -239,6 +247,36 @@ internal sealed class NotebookRunner(NotebookRunOptions options)
         result = result with { ReportPath = ReportPathFor(document.Path) };
         AtomicFile.WriteAllText(result.ReportPath!, HtmlReport.Render(document, result));
         return result;
+    }
+
+    /// <summary>
+    /// The process is ending while <paramref name="cell"/> runs (the notebook called Environment.Exit): the cell gets an
+    /// error output, the executed copy is written, and the process exits with 1 whatever code the notebook asked for.
+    /// </summary>
+    private void KernelExited(NotebookDocument document, NotebookCell? cell, TextWriter stderr)
+    {
+        if (cell is null)
+            return;
+        const string message = "the notebook ended the kernel's process (Environment.Exit) before its last cell finished";
+        cell.Json["outputs"] = new JsonArray(new JsonObject
+        {
+            ["output_type"] = "error",
+            ["ename"] = "KernelExited",
+            ["evalue"] = message,
+            ["traceback"] = new JsonArray(),
+        });
+        cell.Metadata["papermill"] = CellTiming(null, DateTimeOffset.Now, "failed", true);
+        string outputPath = OutputPathFor(document.Path);
+        try
+        {
+            AtomicFile.WriteAllText(outputPath, document.ToJson());
+        }
+        catch (IOException)
+        {
+        }
+        stderr.WriteLine($"nvgg run: {Path.GetFileName(document.Path)}: {message}; executed copy: {outputPath}");
+        stderr.Flush();
+        Environment.ExitCode = 1;
     }
 
     /// <summary>Prepares every notebook first (so bad parameters fail before anything runs), then runs them in order.</summary>

@@ -60,6 +60,29 @@ public class RunCommandTests
     }
 
     [Fact]
+    public void Run_ACellThatEndsTheProcess_IsAFailure_RecordedInTheExecutedCopy()
+    {
+        using var temp = new TempDirectory();
+        string path = temp.Combine("exits.ipynb");
+        File.WriteAllText(path, """
+            { "nbformat": 4, "nbformat_minor": 5,
+              "metadata": { "kernelspec": { "name": ".net-csharp", "display_name": ".NET (C#)", "language": "C#" } },
+              "cells": [
+                { "cell_type": "code", "id": "a", "metadata": {}, "execution_count": null, "outputs": [], "source": "1 + 1" },
+                { "cell_type": "code", "id": "b", "metadata": {}, "execution_count": null, "outputs": [], "source": "System.Environment.Exit(0);" },
+                { "cell_type": "code", "id": "c", "metadata": {}, "execution_count": null, "outputs": [], "source": "2 + 2" }
+              ] }
+            """);
+
+        var run = Nvgg.Run(temp.Path, "run", "exits.ipynb");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("exits.ipynb: the notebook ended the kernel's process (Environment.Exit)", run.Stderr, StringComparison.Ordinal);
+        var executed = ReadJson(temp.Combine("exits.executed.ipynb"));
+        Assert.Equal("KernelExited", (string?)CodeCell(executed, 1)["outputs"]![0]!["ename"]);
+    }
+
+    [Fact]
     public void Run_ACellThatLeavesAForegroundThreadRunning_StillEndsTheProcess()
     {
         using var temp = new TempDirectory();
