@@ -28,7 +28,10 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         public bool Json { get; init; }
 
         public override ValidationResult Validate() =>
-            string.IsNullOrWhiteSpace(Checkpoint) ? ValidationResult.Error("--checkpoint FILE is required") : ValidationResult.Success();
+            string.IsNullOrWhiteSpace(Checkpoint) ? ValidationResult.Error("--checkpoint FILE is required")
+            : LimitTest is { } n && (n < 10 || n % 10 != 0)
+                ? ValidationResult.Error($"--limit-test {n}: must be a multiple of 10, at least 10 (the subset is balanced: N/10 images per class)")
+                : ValidationResult.Success();
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
@@ -39,7 +42,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         var state = Checkpoint.ReadState(s.Checkpoint);
         using var dataset = Cifar10.Load(data);
         using var test = s.LimitTest is { } n
-            ? dataset.Test.BalancedSubset(Math.Max(1, n / 10), state.Options.Seed)
+            ? dataset.Test.BalancedSubset(n / 10, state.Options.Seed)
             : dataset.Test.Subset([.. Enumerable.Range(0, dataset.Test.Count).Select(i => (long)i)], "test");
         var result = model.Evaluate(test, $"{dataset.SourceName} test");
         if (s.Json)

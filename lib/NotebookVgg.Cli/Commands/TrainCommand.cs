@@ -116,6 +116,10 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         [Description("Continue from --checkpoint where it stopped.")]
         public bool Resume { get; init; }
 
+        [CommandOption("--overwrite")]
+        [Description("Replace --checkpoint FILE even if it is not a NotebookVgg checkpoint.")]
+        public bool Overwrite { get; init; }
+
         [CommandOption("--json")]
         [Description("Print the final metrics and the history as JSON.")]
         public bool Json { get; init; }
@@ -124,6 +128,9 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         {
             if (Resume && Checkpoint is null)
                 return ValidationResult.Error("--resume needs --checkpoint FILE");
+            if (Checkpoint is not null && !Resume && !Overwrite && File.Exists(Checkpoint) && !IsCheckpoint(Checkpoint))
+                return ValidationResult.Error($"--checkpoint {Checkpoint}: the file exists and is not a NotebookVgg checkpoint; " +
+                    "choose another path, or pass --overwrite to replace it");
             try
             {
                 _ = PerClass(LimitTrain, null, "--limit-train");
@@ -270,11 +277,26 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
     }
 
     /// <summary>A --limit-* value as images per class: absent → the profile's choice; "all" → no subset (null); N → N/10.</summary>
+    private static bool IsCheckpoint(string path)
+    {
+        try
+        {
+            _ = NotebookVgg.Training.Checkpoint.ReadState(path);
+            return true;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException or System.Text.Json.JsonException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     internal static int? PerClass(string? limit, int? profileChoice, string option) => limit?.Trim().ToLowerInvariant() switch
     {
         null => profileChoice,
         "all" => null,
-        var v when int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1 => Math.Max(1, n / 10),
+        var v when int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 10 && n % 10 == 0 => n / 10,
+        var v when int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out _) =>
+            throw new ArgumentException($"{option} {limit}: must be a multiple of 10, at least 10 (the subset is balanced: N/10 images per class)"),
         _ => throw new ArgumentException($"{option} '{limit}': expected a number of images or 'all'"),
     };
 

@@ -74,9 +74,47 @@ public sealed class TrainEvalPredictCommandTests : IDisposable
     [InlineData("all", 1000, null)]
     [InlineData("ALL", null, null)]
     [InlineData("200", 1000, 20)]
-    [InlineData("5", null, 1)]
+    [InlineData("10", null, 1)]
     public void LimitOptions_MeanImagesPerClass_AllMeansNoSubset(string? limit, int? profileChoice, int? expected) =>
         Assert.Equal(expected, NotebookVgg.Cli.Commands.TrainCommand.PerClass(limit, profileChoice, "--limit-train"));
+
+    [Theory]
+    [InlineData("train", "--limit-train", "7")]
+    [InlineData("train", "--limit-test", "5")]
+    [InlineData("eval", "--limit-test", "0")]
+    [InlineData("eval", "--limit-test", "15")]
+    public void ALimitThatCannotBeBalanced_IsRefused_NotRounded(string command, string option, string value)
+    {
+        // Issue 13: --limit-train 7 used to train on 10 images and --limit-test 0 to evaluate 10, silently.
+        string[] args = command == "train"
+            ? ["train", "--profile", "smoke", "--data", _dir.Combine("empty"), option, value]
+            : ["eval", "--checkpoint", _dir.Combine("none.ckpt"), option, value];
+        var result = Nvgg.Run(_dir.Path, args);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"{option} {value}: must be a multiple of 10", Assert.Single(result.Stderr.Trim().Split('\n')), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Train_WouldOverwriteAFileThatIsNotACheckpoint_IsRefused_UnlessOverwrite()
+    {
+        string notes = _dir.Combine("notes.txt");
+        File.WriteAllText(notes, "my notes");
+
+        var result = Nvgg.Run(_dir.Path, "train", "--profile", "smoke", "--data", _dir.Combine("empty"), "--checkpoint", notes);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("is not a NotebookVgg checkpoint", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--overwrite", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal("my notes", File.ReadAllText(notes));
+    }
+
+    [Fact]
+    public void Predict_AMissingImage_FailsBeforeLoadingAnyModel()
+    {
+        var result = Nvgg.Run(_dir.Path, "predict", "--checkpoint", _dir.Combine("no-such.ckpt"), _dir.Combine("missing.png"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("missing.png: no such image file", result.Stderr, StringComparison.Ordinal); // not the checkpoint's error
+    }
 
     [Fact]
     public void Train_WithBadLimit_FailsWithOneLineNamingTheValue()
