@@ -46,6 +46,10 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>
         var d = state.Model ?? throw new InvalidDataException($"{checkpointPath}: the checkpoint does not describe its model (written without metadata)");
         if (d.WeightsPath is not null && !File.Exists(d.WeightsPath))
             throw new FileNotFoundException($"{checkpointPath}: needs the pretrained weights it was trained on, {d.WeightsPath}, which is missing", d.WeightsPath);
+        if (d.WeightsPath is not null && d.WeightsSha256 is { Length: 64 } pinned && WeightsStore.Sha256Of(d.WeightsPath) is var now
+            && !string.Equals(now, pinned, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidDataException(
+                $"{checkpointPath}: was trained from {d.WeightsPath} with SHA-256 {pinned}; that file now has SHA-256 {now} (replaced since training)");
         int seed = state.Options.Seed;
         var vgg = TransferLearning.BuildModel(d.Architecture, d.Mode == TrainingMode.Scratch ? null : d.WeightsPath, d.NumClasses, seed);
         TrainedModel model;

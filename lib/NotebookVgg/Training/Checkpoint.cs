@@ -148,12 +148,49 @@ public static class Checkpoint
         try
         {
             using var s = entry.Open();
-            return JsonSerializer.Deserialize<CheckpointState>(s, Json) ?? throw new InvalidDataException($"{path}: {StateEntry} is empty");
+            var state = JsonSerializer.Deserialize<CheckpointState>(s, Json) ?? throw new InvalidDataException($"{path}: {StateEntry} is empty");
+            Validate(state, path);
+            return state;
         }
         catch (JsonException ex)
         {
             throw new InvalidDataException($"{path}: {StateEntry} is corrupt: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>Every field a rebuilt model depends on, checked on load: a nonsense value is an error naming the file and the field.</summary>
+    private static void Validate(CheckpointState state, string path)
+    {
+        void Fail(string field, object? value, string expected) =>
+            throw new InvalidDataException($"{path}: {StateEntry}: {field} {value ?? "null"} is invalid ({expected})");
+        if (state.Options is null)
+            Fail("options", null, "missing");
+        try
+        {
+            state.Options!.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidDataException($"{path}: {StateEntry}: {ex.Message}", ex);
+        }
+        if (state.EpochsCompleted < 0)
+            Fail("epochsCompleted", state.EpochsCompleted, "at least 0");
+        if (state.Model is not { } d)
+            return;
+        if (!Models.Vgg.Architectures.Contains(d.Architecture, StringComparer.OrdinalIgnoreCase))
+            Fail("model.architecture", d.Architecture, $"one of {string.Join(", ", Models.Vgg.Architectures)}");
+        if (d.NumClasses < 2 || d.ClassNames is null || d.ClassNames.Length != d.NumClasses)
+            Fail("model.numClasses", d.NumClasses, "at least 2, one name per class");
+        if (d.ImageSize is < 32 or > 512)
+            Fail("model.imageSize", d.ImageSize, "between 32 and 512");
+        if (d.Mean is not { Length: 3 } || d.Mean.Any(v => !float.IsFinite(v)))
+            Fail("model.mean", d.Mean is null ? null : $"[{string.Join(", ", d.Mean)}]", "three finite numbers");
+        if (d.Std is not { Length: 3 } || d.Std.Any(v => !float.IsFinite(v) || v <= 0))
+            Fail("model.std", d.Std is null ? null : $"[{string.Join(", ", d.Std)}]", "three positive numbers");
+        if (!Enum.TryParse<Data.Interpolation>(d.Interpolation, ignoreCase: true, out _))
+            Fail("model.interpolation", d.Interpolation, "nearest, bilinear or bicubic");
+        if (d.Mode == TrainingMode.Features && d.FeatureCut is not ("fc7" or "avgpool"))
+            Fail("model.featureCut", d.FeatureCut, "fc7 or avgpool in features mode");
     }
 
     /// <summary>TorchSharp's readers seek; zip entry streams cannot, so each entry is copied to memory first.</summary>

@@ -66,6 +66,7 @@ public sealed class Trainer
         bool resumed = false;
         if (checkpoint is { Resume: true } && File.Exists(checkpoint.Path))
         {
+            EnsureSameModel(Checkpoint.ReadState(checkpoint.Path).Model, checkpoint.Metadata, checkpoint.Path);
             var state = Checkpoint.Load(checkpoint.Path, _model, optimizer);
             EnsureSameSettings(state.Options, checkpoint.Path);
             history = new TrainingHistory(state.DataName, state.History);
@@ -225,6 +226,30 @@ public sealed class Trainer
         // Epochs may grow on resume (train longer); everything else must match or the result is not the same run.
         if (saved with { Epochs = _options.Epochs, EarlyStoppingPatience = _options.EarlyStoppingPatience } != _options with { })
             throw new InvalidOperationException($"{path}: the checkpoint was written with other settings ({saved}); resume with the same settings or start a new checkpoint");
+    }
+
+    /// <summary>
+    /// A resumed run must be the same model trained from the same weights: a changed architecture, weights file, cut,
+    /// mode or input size would continue the old checkpoint under a new label. Names the first setting that differs.
+    /// </summary>
+    private static void EnsureSameModel(ModelDescription? saved, ModelDescription? now, string path)
+    {
+        if (saved is null || now is null)
+            return;
+        (string Name, object? Saved, object? Now)[] fields =
+        [
+            ("architecture", saved.Architecture, now.Architecture), ("mode", saved.Mode, now.Mode),
+            ("feature cut", saved.FeatureCut, now.FeatureCut), ("image size", saved.ImageSize, now.ImageSize),
+            ("interpolation", saved.Interpolation, now.Interpolation), ("weights file", saved.WeightsPath, now.WeightsPath),
+            ("weights SHA-256", saved.WeightsSha256, now.WeightsSha256), ("classes", saved.NumClasses, now.NumClasses),
+        ];
+        foreach (var (name, was, isNow) in fields)
+        {
+            if (!Equals(was, isNow))
+                throw new InvalidOperationException(
+                    $"{path}: cannot resume: the checkpoint was trained with {name} {was ?? "none"}, this run asks for {isNow ?? "none"}; " +
+                    "resume with the same settings, or start a new checkpoint");
+        }
     }
 
     private static TimeSpan? Remaining(TimeSpan elapsed, int epochsDone, int epochsLeft) =>

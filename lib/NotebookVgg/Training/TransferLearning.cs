@@ -357,9 +357,8 @@ public sealed class TransferLearning
     internal static ModelDescription Describe(TransferSettings s, Cifar10Dataset data)
     {
         var p = PreprocessingFor(s);
-        // The registry's checksum describes only its own file (verified when it was resolved), not another file used under its name.
-        string? sha = s.WeightsPath is not null && PretrainedWeights.Find(s.WeightsName) is { } entry
-            && Path.GetFullPath(s.WeightsPath) == Path.GetFullPath(WeightsStore.PathFor(entry)) ? entry.Sha256 : null;
+        // The checksum of the very file used, whatever its origin: evaluation refuses a file replaced since training.
+        string? sha = s.WeightsPath is null ? null : WeightsStore.Sha256Of(s.WeightsPath);
         string dataName = s.WeightsPath is null && s.Options.Mode != TrainingMode.Scratch
             ? $"{data.SourceName}, random weights (not pretrained)"
             : data.SourceName;

@@ -1,0 +1,92 @@
+using System.IO.Compression;
+using System.Text.Json.Nodes;
+using NotebookVgg.Evaluation;
+using NotebookVgg.Tests.TestSupport;
+using NotebookVgg.Training;
+using static TorchSharp.torch;
+
+namespace NotebookVgg.Tests.Training;
+
+/// <summary>Issue 13: nonsense checkpoints are refused on load, resumes cannot mix runs, replaced weights are noticed.</summary>
+[Collection(GlobalRandomState.Name)]
+public sealed class CheckpointValidationTests : IDisposable
+{
+    private static readonly string[] Names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+    private static readonly TrainingOptions Options = new() { Epochs = 1, BatchSize = 8, ImageSize = 32, Device = "cpu" };
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static ModelDescription Description(string architecture = "vgg19") => new(architecture, TrainingMode.Features, "fc7", 10, Names, 32,
+        "bilinear", [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f], null, null, null, "test data");
+
+    private string TrainOneEpoch(string name, ModelDescription metadata, bool resume = false)
+    {
+        string path = _dir.Combine(name);
+        random.manual_seed(0);
+        using var head = nn.Sequential(("fc", nn.Linear(16, 10)));
+        using var x = randn(32, 16);
+        using var y = randint(0, 10, [32]);
+        var trainer = new Trainer(head, [new ParameterGroup("head", [.. head.parameters()], 1e-3)], Options, CPU);
+        trainer.Fit(new BatchSource("train", 32, 1, _ => [(x, y)]), null, new CheckpointOptions(path, resume, metadata));
+        return path;
+    }
+
+    public static TheoryData<string, string, string> Nonsense => new()
+    {
+        { "std", "[0,0,0]", "model.std" },
+        { "imageSize", "100000", "model.imageSize 100000" },
+        { "imageSize", "0", "model.imageSize 0" },
+        { "architecture", "\"vgg99\"", "model.architecture vgg99" },
+        { "numClasses", "3", "model.numClasses 3" },
+        { "interpolation", "\"sideways\"", "model.interpolation sideways" },
+        { "mean", "[1,2]", "model.mean" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Nonsense))]
+    public void ANonsenseField_IsRefusedOnLoad_NamingTheFileAndTheField(string field, string json, string expected)
+    {
+        string path = TrainOneEpoch("run.ckpt", Description());
+        using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
+        {
+            var entry = zip.GetEntry("state.json")!;
+            JsonNode state;
+            using (var s = entry.Open())
+                state = JsonNode.Parse(s)!;
+            state["model"]![field] = JsonNode.Parse(json);
+            entry.Delete();
+            using var w = new StreamWriter(zip.CreateEntry("state.json").Open());
+            w.Write(state.ToJsonString());
+        }
+
+        var ex = Assert.Throws<InvalidDataException>(() => Checkpoint.ReadState(path));
+
+        Assert.StartsWith(path + ": state.json: " + expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Resume_WithAnotherArchitecture_IsRefused_NamingIt()
+    {
+        TrainOneEpoch("run.ckpt", Description("vgg19"));
+
+        var ex = Assert.Throws<InvalidOperationException>(() => TrainOneEpoch("run.ckpt", Description("vgg11"), resume: true));
+
+        Assert.Contains("cannot resume: the checkpoint was trained with architecture vgg19, this run asks for vgg11", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AWeightsFileReplacedSinceTraining_IsRefused_BeforeEvaluating()
+    {
+        string weights = _dir.Combine("weights.pth");
+        File.WriteAllBytes(weights, [1, 2, 3]);
+        string pinned = NotebookVgg.Weights.WeightsStore.Sha256Of(weights);
+        string path = TrainOneEpoch("run.ckpt", Description() with { WeightsPath = weights, WeightsSha256 = pinned });
+        File.WriteAllBytes(weights, [4, 5, 6]);
+
+        var ex = Assert.Throws<InvalidDataException>(() => TrainedModel.Load(path));
+
+        Assert.Contains($"was trained from {weights} with SHA-256 {pinned}", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("(replaced since training)", ex.Message, StringComparison.Ordinal);
+    }
+}
