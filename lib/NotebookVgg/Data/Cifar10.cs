@@ -100,6 +100,7 @@ public static class Cifar10
             throw new IOException($"{target}: already exists; remove it to extract {archive} again");
         if (!File.Exists(archive))
             throw new FileNotFoundException($"{archive}: archive not found", archive);
+        RegularFile.EnsureReadable(archive, "a .tar.gz archive");
         sourceName ??= await LabelAsync(archive, ct);
 
         bool createdRoot = !Directory.Exists(root);

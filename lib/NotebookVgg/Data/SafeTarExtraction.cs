@@ -95,6 +95,7 @@ public static class SafeTarExtraction
     {
         if (!File.Exists(archive))
             throw new FileNotFoundException($"{archive}: archive not found", archive);
+        IO.RegularFile.EnsureReadable(archive, "a .tar.gz archive");
         return new FileStream(archive, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
     }
 

@@ -18,6 +18,7 @@ public static class ImageFiles
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: no such image file", path);
+        IO.RegularFile.EnsureReadable(path, "an image file");
         using var codec = SKCodec.Create(path, out var opened)
             ?? throw new InvalidDataException(opened == SKCodecResult.IncompleteInput
                 ? $"{path}: truncated image (it ends before its header does)"

@@ -132,6 +132,7 @@ public static class Checkpoint
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: no such checkpoint", path);
+        RegularFile.EnsureReadable(path, "a checkpoint");
         try
         {
             return ZipFile.OpenRead(path);

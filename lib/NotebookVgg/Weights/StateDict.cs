@@ -95,6 +95,7 @@ public sealed class StateDict : IDisposable
         string full = Path.GetFullPath(path);
         if (!File.Exists(full))
             throw new FileNotFoundException($"{full}: no such file", full);
+        IO.RegularFile.EnsureReadable(full, "a weights file");
         var format = DetectFormat(full);
         return format switch
         {

@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using NotebookVgg.Data;
+using NotebookVgg.Imaging;
+using NotebookVgg.Tests.TestSupport;
+using NotebookVgg.Training;
+using NotebookVgg.Weights;
+
+namespace NotebookVgg.Tests.IO;
+
+/// <summary>Issue 13: a named pipe given as an input used to block forever; every reader refuses it at once.</summary>
+public sealed class RegularFileTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    public static TheoryData<string> Readers() => ["weights", "image", "checkpoint", "archive"];
+
+    [Theory]
+    [MemberData(nameof(Readers))]
+    public async Task ANamedPipe_IsRefusedAtOnce_NamingIt(string reader)
+    {
+        string fifo = _dir.Combine("pipe");
+        using (var mkfifo = Process.Start("mkfifo", [fifo]))
+            mkfifo.WaitForExit();
+        Assert.True(File.Exists(fifo), "mkfifo made no pipe");
+        Action read = reader switch
+        {
+            "weights" => () => StateDict.Read(fifo).Dispose(),
+            "image" => () => ImageFiles.Read(fifo).Dispose(),
+            "checkpoint" => () => Checkpoint.ReadState(fifo),
+            _ => () => Cifar10.ExtractAsync(fifo, _dir.Combine("data")).GetAwaiter().GetResult(),
+        };
+
+        var attempt = Task.Run(() => Record.Exception(read));
+        var finished = await Task.WhenAny(attempt, Task.Delay(TimeSpan.FromSeconds(20)));
+        Assert.True(finished == attempt, $"reading a named pipe as {reader} blocked");
+
+        var ex = Assert.IsType<InvalidDataException>(await attempt);
+        Assert.StartsWith(fifo + ": empty, or not a regular file", ex.Message, StringComparison.Ordinal);
+    }
+}
