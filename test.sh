@@ -4,6 +4,7 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 "$root/tools/setup.sh" || exit 1
+source "$root/tools/allocator.sh" # the allocator settings ./nvgg uses, for the tests' nvgg processes and the notebooks
 
 # Notebook runner tests (tests/NotebookVgg.Cli.Tests) render a report in Debian's headless chromium and check
 # executed notebooks against the nbformat schema with Debian's python3-nbformat; the PyTorch comparison

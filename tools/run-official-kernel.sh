@@ -29,6 +29,7 @@ if ! /usr/bin/python3 -c "import nbconvert, nbclient, ipykernel, jupyter_client"
   "$root/tools/apt-install.sh" "run-official-kernel" jupyter-nbconvert python3-nbclient python3-ipykernel jupyter-client
 fi
 
+source "$root/tools/allocator.sh" # the kernel process inherits it: see tools/allocator.sh
 export PATH="$PATH:$HOME/.dotnet/tools"
 if ! dotnet tool list -g | grep -qi "microsoft.dotnet-interactive *$interactive_version"; then
   echo "run-official-kernel: installing Microsoft.dotnet-interactive $interactive_version..." >&2
