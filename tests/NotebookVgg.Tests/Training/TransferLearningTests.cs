@@ -90,18 +90,18 @@ public sealed class TransferLearningTests : IDisposable
     }
 
     [Fact]
-    public void Description_ClaimsTheRegistryChecksumOnlyForTheRegistryFile()
+    public void Description_PinsTheSha256OfTheVeryFileUsed_WhateverItsName()
     {
+        // Issue 13: a file given by path used to get no checksum (and the registry file the registry's, unverified), so a
+        // weights file replaced after training went unnoticed. Now every file's own SHA-256 is recorded.
         using var data = Cifar10.Load(_data);
-        var registryFile = Features() with { WeightsPath = WeightsStore.PathFor(PretrainedWeights.Vgg19ImageNet), WeightsName = "vgg19" };
-        Assert.Equal(PretrainedWeights.Vgg19ImageNet.Sha256, TransferLearning.Describe(registryFile, data).WeightsSha256);
-
-        // Another file used with vgg19's preprocessing and labels keeps the name, not the checksum of a file it is not.
-        var ownFile = registryFile with { WeightsPath = _dir.Combine("my-vgg19.pth") };
-        var description = TransferLearning.Describe(ownFile, data);
+        string own = _dir.Combine("my-vgg19.pth");
+        File.WriteAllBytes(own, [1, 2, 3, 4]);
+        var description = TransferLearning.Describe(Features() with { WeightsPath = own, WeightsName = "vgg19" }, data);
         Assert.Equal("vgg19", description.WeightsName);
-        Assert.Equal(_dir.Combine("my-vgg19.pth"), description.WeightsPath);
-        Assert.Null(description.WeightsSha256);
+        Assert.Equal(own, description.WeightsPath);
+        Assert.Equal("9f64a747e1b97f131fabb6b447296c9b6f0201e79fb3c5356e6c77e89b6a806a", description.WeightsSha256);
+        Assert.Null(TransferLearning.Describe(Features(), data).WeightsSha256); // random weights: no file
     }
 
     [Fact]
