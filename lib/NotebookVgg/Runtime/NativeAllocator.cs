@@ -28,7 +28,7 @@ public static partial class NativeAllocator
     /// comparison runs both sides with the same allocator behaviour.
     /// </summary>
     public static string GlibcTunables { get; } =
-        string.Create(CultureInfo.InvariantCulture, $"glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold={TrimThresholdBytes}:glibc.malloc.arena_max=1");
+        string.Create(CultureInfo.InvariantCulture, $"glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold={TrimThresholdBytes}");
 
     /// <summary>
     /// Switches glibc malloc to keep freed memory for reuse (mallopt M_MMAP_MAX = 0, M_TRIM_THRESHOLD = 2 GiB).
