@@ -13,6 +13,9 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 /usr/bin/python3 -c "import nbformat" >/dev/null 2>&1 || missing+=(python3-nbformat)
 /usr/bin/python3 -c "import numpy, torch, torchvision" >/dev/null 2>&1 || missing+=(python3-torch python3-torchvision python3-numpy)
+# Without OpenBLAS, Debian's torch runs its linear layers on the reference BLAS (libblas.so.3): the PyTorch comparison's
+# side then takes well over 30 minutes instead of a few. Installing it makes it the libblas.so.3 alternative.
+dpkg -s libopenblas0-pthread >/dev/null 2>&1 || missing+=(libopenblas0-pthread)
 if [ ${#missing[@]} -gt 0 ]; then
   "$root/tools/apt-install.sh" "test.sh: for the notebook runner and PyTorch comparison tests" "${missing[@]}" || exit 1
 fi
