@@ -14,7 +14,6 @@ public static partial class NativeAllocator
 {
     private const int MTrimThreshold = -1; // glibc malloc.h M_TRIM_THRESHOLD
     private const int MMmapMax = -4;       // glibc malloc.h M_MMAP_MAX
-    private const int MArenaMax = -8;      // glibc malloc.h M_ARENA_MAX
     private static readonly Lock Gate = new();
 
     /// <summary>Free memory kept at the top of the heap before it is given back to the kernel (mallopt takes an int).</summary>
@@ -43,12 +42,7 @@ public static partial class NativeAllocator
                 return true;
             if (!OperatingSystem.IsLinux() || !NativeLibrary.TryLoad("libc.so.6", out var libc) || !NativeLibrary.TryGetExport(libc, "mallopt", out _))
                 return false;
-            // One arena: in glibc a thread other than the main one allocates from its own arena, whose heaps hold at most
-            // 64 MB, so a larger buffer (a VGG activation at 112×112 is ~200 MB) is mmapped there whatever M_MMAP_MAX says,
-            // and unmapped again when freed: a notebook cell (run on a kernel thread) re-faulted every buffer of every
-            // batch — 10× the page faults and 1.6× the time of the same extraction on the main thread.
-            IsKeepingFreedMemory = Mallopt(MMmapMax, 0) == 1 && Mallopt(MTrimThreshold, TrimThresholdBytes) == 1
-                && Mallopt(MArenaMax, 1) == 1;
+            IsKeepingFreedMemory = Mallopt(MMmapMax, 0) == 1 && Mallopt(MTrimThreshold, TrimThresholdBytes) == 1;
             return IsKeepingFreedMemory;
         }
     }
