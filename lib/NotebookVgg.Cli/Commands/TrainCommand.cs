@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using NotebookVgg.Data;
 using NotebookVgg.IO;
+using NotebookVgg.Runtime;
 using NotebookVgg.Training;
 using NotebookVgg.Weights;
 using Spectre.Console;
@@ -86,9 +87,9 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         [Description("Fine-tuning: keep this layer and all before it frozen, e.g. features.27.")]
         public string? FreezeUpTo { get; init; }
 
-        [CommandOption("--bf16")]
-        [Description("bfloat16 compute (CPU autocast) for feature extraction and fine-tuning; weights stay fp32.")]
-        public bool Bf16 { get; init; }
+        [CommandOption("--precision <auto|fp32|bf16>")]
+        [Description("Number format of feature extraction and training on the CPU. auto (default): bf16 where the CPU has it natively and a check on your images agrees with fp32, else fp32. Weights stay fp32.")]
+        public string? Precision { get; init; }
 
         [CommandOption("--seed <N>")]
         public int? Seed { get; init; }
@@ -170,6 +171,7 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
             Seed = s.Seed ?? o.Seed,
             Device = s.Device ?? (s.Profile is null ? "auto" : o.Device),
             EarlyStoppingPatience = s.EarlyStopping ?? o.EarlyStoppingPatience,
+            Precision = s.Precision is null ? o.Precision : PrecisionChoice.Parse(s.Precision),
         };
         var defaults = TransferSettings.FromProfile(profile, data, weightsPath);
         var settings = defaults with
@@ -182,7 +184,6 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
             TrainPerClass = PerClass(s.LimitTrain, profile.TrainPerClass, "--limit-train"),
             TestPerClass = PerClass(s.LimitTest, profile.TestPerClass, "--limit-test"),
             FreezeUpTo = s.FreezeUpTo,
-            Bf16 = s.Bf16,
             CheckpointPath = s.Checkpoint is null ? null : Path.GetFullPath(s.Checkpoint),
             Resume = s.Resume,
         };
@@ -226,6 +227,7 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
                 history = result.Training.History.Epochs,
                 result.Training.Resumed,
                 result.Training.StoppedEarly,
+                precision = new { result.Precision.Name, requested = result.Precision.Requested, result.Precision.Reason },
                 featureSeconds = result.FeatureSeconds,
                 featuresFromCache = result.FeaturesFromCache,
                 checkpoint = result.CheckpointPath,

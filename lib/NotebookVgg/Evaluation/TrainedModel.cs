@@ -77,9 +77,16 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var x = input.dtype == ScalarType.Byte ? ImageTransforms.Prepare(input, Description.ImageSize, _preprocessing, _interpolation) : input;
         x = CpuSpeed.ToChannelsLast(x);
-        Tensor logits = _head is null
-            ? _vgg.call(x)
-            : _head.call(Description.FeatureCut == "fc7" ? _vgg.ExtractFeatures(x, FeatureCut.AfterFc7) : _vgg.features.call(x));
+        // The precision the model was trained in (features computed, or fine-tuned, in bf16): the same numbers again.
+        // A features-mode head was trained in fp32 on fp32 copies of the features, so it runs outside autocast.
+        Tensor output;
+        using (Description.Precision == "bf16" && x.device_type == DeviceType.CPU ? CpuSpeed.Autocast() : null)
+        {
+            output = _head is null ? _vgg.call(x)
+                : Description.FeatureCut == "fc7" ? _vgg.ExtractFeatures(x, FeatureCut.AfterFc7) : _vgg.features.call(x);
+            output = output.to_type(ScalarType.Float32);
+        }
+        var logits = _head is null ? output : _head.call(output);
         return logits.MoveToOuterDisposeScope();
     }
 

@@ -26,7 +26,8 @@ public sealed record ModelDescription(
     string? WeightsName,
     string? WeightsPath,
     string? WeightsSha256,
-    string DataName);
+    string DataName,
+    string Precision = "fp32");
 
 /// <summary>Everything besides the tensors that a resumed run needs.</summary>
 public sealed record CheckpointState(
@@ -190,6 +191,8 @@ public static class Checkpoint
             Fail("model.std", d.Std is null ? null : $"[{string.Join(", ", d.Std)}]", "three positive numbers");
         if (!Enum.TryParse<Data.Interpolation>(d.Interpolation, ignoreCase: true, out _))
             Fail("model.interpolation", d.Interpolation, "nearest, bilinear or bicubic");
+        if (d.Precision is not ("fp32" or "bf16"))
+            Fail("model.precision", d.Precision, "fp32 or bf16");
         if (d.Mode == TrainingMode.Features && d.FeatureCut is not ("fc7" or "avgpool"))
             Fail("model.featureCut", d.FeatureCut, "fc7 or avgpool in features mode");
     }

@@ -242,6 +242,7 @@ public sealed class Trainer
             ("feature cut", saved.FeatureCut, now.FeatureCut), ("image size", saved.ImageSize, now.ImageSize),
             ("interpolation", saved.Interpolation, now.Interpolation), ("weights file", saved.WeightsPath, now.WeightsPath),
             ("weights SHA-256", saved.WeightsSha256, now.WeightsSha256), ("classes", saved.NumClasses, now.NumClasses),
+            ("precision", saved.Precision, now.Precision),
         ];
         foreach (var (name, was, isNow) in fields)
         {

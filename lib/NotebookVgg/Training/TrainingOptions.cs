@@ -77,6 +77,12 @@ public sealed record TrainingOptions
     /// <summary>Random crop (padding 4 at 32×32) and horizontal flip on training batches.</summary>
     public bool Augment { get; init; }
 
+    /// <summary>
+    /// The number format of feature extraction and training on the CPU (auto: bf16 where the CPU has it natively and
+    /// a check on real images agrees with fp32). Weights, gradients and optimizer state are fp32 in every case.
+    /// </summary>
+    public Runtime.Precision Precision { get; init; } = Runtime.Precision.Auto;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad value.</summary>
     public void Validate()
     {
@@ -88,6 +94,7 @@ public sealed record TrainingOptions
         if (WarmupEpochs < 0 || WarmupEpochs >= Epochs && WarmupEpochs > 0) throw new ArgumentException($"warm-up epochs {WarmupEpochs}: must be in [0, epochs)");
         if (StepEpochs < 1) throw new ArgumentException($"step epochs {StepEpochs}: must be at least 1");
         if (ImageSize is < 32 or > 512) throw new ArgumentException($"image size {ImageSize}: must be between 32 and 512");
+        if (!Enum.IsDefined(Precision)) throw new ArgumentException($"precision {Precision}: expected auto, fp32 or bf16");
         if (EarlyStoppingPatience is < 1) throw new ArgumentException($"early-stopping patience {EarlyStoppingPatience}: must be at least 1");
     }
 }

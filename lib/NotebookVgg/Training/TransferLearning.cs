@@ -36,9 +36,6 @@ public sealed record TransferSettings
     /// <summary>Fine-tuning: freeze every layer up to and including this one (e.g. "features.27"); null: train everything.</summary>
     public string? FreezeUpTo { get; init; }
 
-    /// <summary>bfloat16 compute (CPU autocast) for feature extraction and fine-tuning; fp32 weights either way.</summary>
-    public bool Bf16 { get; init; }
-
     /// <summary>Where features are cached (default: &lt;data&gt;/features).</summary>
     public string? FeatureCacheDirectory { get; init; }
 
@@ -91,7 +88,8 @@ public sealed record TransferResult(
     string? CheckpointPath,
     double FeatureSeconds,
     bool FeaturesFromCache,
-    string DataName);
+    string DataName,
+    PrecisionChoice Precision);
 
 /// <summary>
 /// The whole recipe in one place: data (balanced, seeded subsets; the tutorial's validation split), the model
@@ -148,13 +146,17 @@ public sealed class TransferLearning
         return (train, validation, test);
     }
 
-    /// <summary>A VGG with the pretrained (or seeded random) weights and a fresh 10-way head, on the CPU.</summary>
-    public static Vgg BuildModel(string architecture, string? weightsPath, int numClasses, int seed)
+    /// <summary>
+    /// A VGG with the pretrained (or seeded random) weights and a fresh head for <paramref name="numClasses"/> classes,
+    /// on the CPU. <paramref name="beforeNewHead"/> sees the network with its own classifier, before the head is replaced.
+    /// </summary>
+    public static Vgg BuildModel(string architecture, string? weightsPath, int numClasses, int seed, Action<Vgg>? beforeNewHead = null)
     {
         torch.random.manual_seed(seed);
         var model = Vgg.Create(architecture);
         if (weightsPath is not null)
             WeightLoader.Load(model, weightsPath);
+        beforeNewHead?.Invoke(model);
         torch.random.manual_seed(seed + 1); // the head's initialization does not depend on what loading drew
         model.ReplaceHead(numClasses);
         return model;
@@ -164,15 +166,18 @@ public sealed class TransferLearning
         string[] classNames, Device device, CancellationToken cancellationToken)
     {
         var o = s.Options;
-        using var backbone = BuildModel(s.Architecture, s.WeightsPath, classNames.Length, o.Seed);
+        string cacheDir = CacheDirectory(s);
+        PrecisionChoice precision = PrecisionChoice.Fp32;
+        using var backbone = BuildModel(s.Architecture, s.WeightsPath, classNames.Length, o.Seed,
+            m => precision = ChoosePrecision(s, s.WeightsPath, m, train, device, cacheDir));
+        description = description with { Precision = precision.Name };
         backbone.FreezeUpTo(backbone.LayerNames()[^1]); // frozen: it only ever runs under no_grad to make features
         backbone.to(device);
         if (device.type == DeviceType.CPU)
             CpuSpeed.ConvertToChannelsLast(backbone);
-        var spec = new FeatureCache.Spec(WeightsId(s), s.Cut, o.ImageSize, s.Interpolation, PreprocessingFor(s), s.Bf16);
-        string cacheDir = s.FeatureCacheDirectory ?? Path.Combine(Path.GetFullPath(s.DataDirectory), "features");
+        var spec = new FeatureCache.Spec(WeightsId(s.WeightsPath, s.Architecture, o.Seed), s.Cut, o.ImageSize, s.Interpolation, PreprocessingFor(s), precision.Bf16);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        Say($"features: {s.Architecture} cut after {CutName(s.Cut)} at {o.ImageSize}×{o.ImageSize} ({(s.Bf16 ? "bf16" : "fp32")}), cache {cacheDir}");
+        Say($"features: {s.Architecture} cut after {CutName(s.Cut)} at {o.ImageSize}×{o.ImageSize} ({precision.Name}), cache {cacheDir}");
         using var trainFeatures = FeatureCache.GetOrCompute(backbone, train, spec, cacheDir, 64, device, Extraction, cancellationToken);
         using var validationFeatures = FeatureCache.GetOrCompute(backbone, validation, spec, cacheDir, 64, device, Extraction, cancellationToken);
         using var testFeatures = FeatureCache.GetOrCompute(backbone, test, spec, cacheDir, 64, device, Extraction, cancellationToken);
@@ -190,7 +195,7 @@ public sealed class TransferLearning
             TensorSource(validationFeatures, 1024, shuffle: false, o.Seed, "validation"),
             checkpoint, cancellationToken);
         var evaluation = Evaluator.Evaluate(head, TensorSource(testFeatures, 1024, shuffle: false, o.Seed, $"{description.DataName} test"), classNames, device);
-        return new TransferResult(result, evaluation, description, s.CheckpointPath, featureSeconds, fromCache, description.DataName);
+        return new TransferResult(result, evaluation, description, s.CheckpointPath, featureSeconds, fromCache, description.DataName, precision);
     }
 
     private TransferResult RunEndToEnd(TransferSettings s, ModelDescription description, Cifar10Split train, Cifar10Split validation, Cifar10Split test,
@@ -198,7 +203,10 @@ public sealed class TransferLearning
     {
         var o = s.Options;
         string? weights = o.Mode == TrainingMode.Scratch ? null : s.WeightsPath;
-        using var model = BuildModel(s.Architecture, weights, classNames.Length, o.Seed);
+        PrecisionChoice precision = PrecisionChoice.Fp32;
+        using var model = BuildModel(s.Architecture, weights, classNames.Length, o.Seed,
+            m => precision = ChoosePrecision(s, weights, m, train, device, CacheDirectory(s)));
+        description = description with { Precision = precision.Name };
         if (s.HeadFrom is { } headCheckpoint)
             LoadHead(model, headCheckpoint);
         if (s.FreezeUpTo is { } layer)
@@ -211,19 +219,19 @@ public sealed class TransferLearning
         var groups = new List<ParameterGroup> { new("head", [.. head], o.HeadLearningRate ?? o.LearningRate) };
         if (body.Count > 0)
             groups.Add(new ParameterGroup("pretrained", body, o.LearningRate));
-        var trainer = new Trainer(new Precision(model, s.Bf16), groups, o, device) { Progress = Training };
+        var trainer = new Trainer(new AutocastModel(model, precision.Bf16), groups, o, device) { Progress = Training };
         var preprocessing = PreprocessingFor(s);
         Tensor Prepare(Tensor x) => CpuSpeed.ToChannelsLast(ImageTransforms.Prepare(x, o.ImageSize, preprocessing, s.Interpolation));
         var trainIterator = new BatchIterator(train, o.BatchSize, shuffle: true, seed: o.Seed,
             transform: o.Augment ? (x, g) => Prepare(ImageTransforms.RandomCropFlip(x, 4, g)) : (x, _) => Prepare(x));
         var checkpoint = s.CheckpointPath is null ? null : new CheckpointOptions(s.CheckpointPath, s.Resume, description);
-        Say($"{o.Mode}: {s.Architecture} at {o.ImageSize}×{o.ImageSize}, {string.Join(", ", groups.Select(g => $"{g.Name} lr {g.LearningRate.ToString("G3", CultureInfo.InvariantCulture)}"))}");
+        Say($"{o.Mode}: {s.Architecture} at {o.ImageSize}×{o.ImageSize} ({precision.Name}), {string.Join(", ", groups.Select(g => $"{g.Name} lr {g.LearningRate.ToString("G3", CultureInfo.InvariantCulture)}"))}");
         var result = trainer.Fit(
             IteratorSource(trainIterator, description.DataName),
             IteratorSource(new BatchIterator(validation, o.BatchSize, Prepare, shuffle: false), "validation"),
             checkpoint, cancellationToken);
         var evaluation = Evaluator.Evaluate(model, IteratorSource(new BatchIterator(test, o.BatchSize, Prepare, shuffle: false), $"{description.DataName} test"), classNames, device);
-        return new TransferResult(result, evaluation, description, s.CheckpointPath, 0, false, description.DataName);
+        return new TransferResult(result, evaluation, description, s.CheckpointPath, 0, false, description.DataName, precision);
     }
 
     /// <summary>Copies a features-mode (fc7) checkpoint's trained head into the model's classifier.6.</summary>
@@ -270,8 +278,10 @@ public sealed class TransferLearning
         backbone.to(device);
         if (device.type == DeviceType.CPU)
             CpuSpeed.ConvertToChannelsLast(backbone);
-        var spec = new FeatureCache.Spec(WeightsId(s), s.Cut, d.ImageSize, s.Interpolation, PreprocessingFor(s), s.Bf16);
-        string cacheDir = s.FeatureCacheDirectory ?? Path.Combine(Path.GetFullPath(s.DataDirectory), "features");
+        // The features the head was trained on: same weights, cut, size and precision (the checkpoint says which).
+        var spec = new FeatureCache.Spec(WeightsId(s.WeightsPath, s.Architecture, s.Options.Seed), s.Cut, d.ImageSize, s.Interpolation,
+            PreprocessingFor(s), d.Precision == "bf16");
+        string cacheDir = CacheDirectory(s);
         using var features = FeatureCache.GetOrCompute(backbone, test, spec, cacheDir, 64, device, Extraction);
         Say($"test features: {(features.FromCache ? "read from the cache" : "computed")} ({features.Path})");
         using var head = FeatureHead.Create(s.Cut, features.Features, classNames.Length);
@@ -281,12 +291,12 @@ public sealed class TransferLearning
     }
 
     /// <summary>Wraps a model so that its forward runs under CPU autocast (bf16) when asked; state dict unchanged.</summary>
-    private sealed class Precision : nn.Module<Tensor, Tensor>
+    private sealed class AutocastModel : nn.Module<Tensor, Tensor>
     {
         private readonly nn.Module<Tensor, Tensor> _model;
         private readonly bool _bf16;
 
-        public Precision(nn.Module<Tensor, Tensor> model, bool bf16) : base("precision")
+        public AutocastModel(nn.Module<Tensor, Tensor> model, bool bf16) : base("precision")
         {
             _model = model;
             _bf16 = bf16;
@@ -372,13 +382,35 @@ public sealed class TransferLearning
     private static Preprocessing PreprocessingFor(TransferSettings s) =>
         PretrainedWeights.Find(s.WeightsName)?.Preprocessing ?? Preprocessing.ImageNet;
 
-    /// <summary>Identifies the backbone's weights for the feature cache: the file's path, size and time, or the random seed.</summary>
-    private static string WeightsId(TransferSettings s)
+    /// <summary>Identifies the backbone's weights for the caches: the file's path, size and time, or the random seed.</summary>
+    private static string WeightsId(string? weightsPath, string architecture, int seed)
     {
-        if (s.WeightsPath is null)
-            return FormattableString.Invariant($"random:{s.Architecture}:seed={s.Options.Seed}");
-        var info = new FileInfo(s.WeightsPath);
-        return FormattableString.Invariant($"{info.FullName}:{info.Length}:{info.LastWriteTimeUtc.Ticks}:{s.Architecture}");
+        if (weightsPath is null)
+            return FormattableString.Invariant($"random:{architecture}:seed={seed}");
+        var info = new FileInfo(weightsPath);
+        return FormattableString.Invariant($"{info.FullName}:{info.Length}:{info.LastWriteTimeUtc.Ticks}:{architecture}");
+    }
+
+    private static string CacheDirectory(TransferSettings s) =>
+        s.FeatureCacheDirectory ?? Path.Combine(Path.GetFullPath(s.DataDirectory), "features");
+
+    /// <summary>
+    /// The run's precision (<see cref="PrecisionCheck"/>): for auto, bf16 is compared with fp32 on the first
+    /// <see cref="PrecisionCheck.CheckImages"/> training images of this run, prepared as the run prepares them.
+    /// </summary>
+    private PrecisionChoice ChoosePrecision(TransferSettings s, string? weightsPath, Vgg model, Cifar10Split train, Device device, string cacheDirectory)
+    {
+        var o = s.Options;
+        using var scope = NewDisposeScope();
+        int n = (int)Math.Min(PrecisionCheck.CheckImages, train.Count);
+        var p = PreprocessingFor(s);
+        var batch = ImageTransforms.Prepare(train.Images.narrow(0, 0, n), o.ImageSize, p, s.Interpolation).to(device);
+        string preparation = FormattableString.Invariant($"{s.Interpolation}|{string.Join(",", p.Mean)}|{string.Join(",", p.Std)}");
+        string key = PrecisionCheck.KeyFor(WeightsId(weightsPath, s.Architecture, o.Seed), s.Cut, o.ImageSize, preparation, batch);
+        model.to(device);
+        var choice = PrecisionCheck.Choose(o.Precision, device, model, batch, s.Cut, key, cacheDirectory);
+        Say($"precision: {choice}");
+        return choice;
     }
 
     internal static string CutName(FeatureCut cut) => cut == FeatureCut.AfterFc7 ? "fc7" : "avgpool";

@@ -1,6 +1,7 @@
 using NotebookVgg.Data;
 using NotebookVgg.Evaluation;
 using NotebookVgg.Models;
+using NotebookVgg.Runtime;
 using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Training;
 using NotebookVgg.Weights;
@@ -39,12 +40,25 @@ public sealed class TransferLearningTests : IDisposable
         Assert.Contains("synthetic", first.DataName, StringComparison.Ordinal);
         Assert.Contains("random weights", first.DataName, StringComparison.Ordinal);
         Assert.Contains(logs, l => l.Contains("computed", StringComparison.Ordinal));
+        // The precision chosen (auto by default) is said in the log and recorded in the checkpoint.
+        Assert.Equal(Precision.Auto, first.Precision.Requested);
+        Assert.Contains(logs, l => l == $"precision: {first.Precision}");
+        Assert.Equal(first.Precision.Name, Checkpoint.ReadState(_dir.Combine("run.ckpt")).Model!.Precision);
+        Assert.Equal(CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable, first.Precision.Bf16);
 
         // Second run: the same features come from the cache, and the same seed gives the same numbers.
         var second = new TransferLearning().Run(Features() with { CheckpointPath = _dir.Combine("run2.ckpt") });
         Assert.True(second.FeaturesFromCache);
         Assert.Equal(first.Test.Accuracy, second.Test.Accuracy);
         Assert.Equal(first.Training.History.Epochs.Select(e => e.TrainLoss), second.Training.History.Epochs.Select(e => e.TrainLoss));
+
+        // fp32 asked for: other features, another cache entry, recorded as fp32.
+        var fp32 = new TransferLearning().Run(Features() with
+        {
+            Options = Features().Options with { Precision = Precision.Fp32 }, CheckpointPath = null,
+        });
+        Assert.Equal("fp32", fp32.Model.Precision);
+        Assert.Equal(first.Precision.Bf16, !fp32.FeaturesFromCache);
 
         // Another input size is another cache entry.
         var other = new TransferLearning().Run(Features(1) with { Options = Profiles.Smoke.Options with { Epochs = 1, ImageSize = 64 }, CheckpointPath = null });
