@@ -7,8 +7,8 @@ using NotebookVgg.Weights;
 namespace NotebookVgg.Notebooks;
 
 /// <summary>
-/// What the five parameters every notebook shares (<c>profile</c>, <c>scale</c>, <c>data</c>, <c>weights</c>,
-/// <c>seed</c>) resolve to: the recipe, the data folder and the weights file, each labelled so that every chart can
+/// What the six parameters every notebook shares (<c>profile</c>, <c>scale</c>, <c>data</c>, <c>weights</c>,
+/// <c>seed</c>, <c>precision</c>) resolve to: the recipe, the data folder and the weights file, each labelled so that every chart can
 /// say which data and weights it came from. One call per notebook: <see cref="ResolveAsync"/>.
 /// </summary>
 public sealed class NotebookRun
@@ -87,6 +87,12 @@ public sealed class NotebookRun
             ("data", $"{DataSource} ({DataDirectory})"),
             ("weights", WeightsPath is null ? WeightsLabel : $"{WeightsLabel} ({WeightsPath})"),
             ("seed", Seed.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("precision", o.Precision switch
+            {
+                Runtime.Precision.Auto => "auto: bf16 if this CPU computes it natively and a check on these images agrees with fp32 (the log says which)",
+                Runtime.Precision.Bf16 => "bf16 (CPU autocast; weights stay fp32)",
+                _ => "fp32",
+            }),
         ];
         return new DataFrame(
             new StringDataFrameColumn("setting", rows.Select(r => r.Item1)),
@@ -94,10 +100,10 @@ public sealed class NotebookRun
     }
 
     /// <summary>The profile at a scale, without resolving data or weights (for notebooks that need neither).</summary>
-    public static TrainingProfile ProfileFor(string profile, string scale, int seed = 0)
+    public static TrainingProfile ProfileFor(string profile, string scale, int seed = 0, string precision = "auto")
     {
         var p = Profiles.Scaled(Profiles.Get(profile), Profiles.ParseScale(scale));
-        return p with { Options = p.Options with { Seed = seed } };
+        return p with { Options = p.Options with { Seed = seed, Precision = Runtime.PrecisionChoice.Parse(precision) } };
     }
 
     /// <summary>
@@ -109,9 +115,9 @@ public sealed class NotebookRun
     /// and in every label.
     /// </summary>
     public static async Task<NotebookRun> ResolveAsync(string profile, string scale, string data, string weights, int seed,
-        Action<string>? log = null)
+        string precision, Action<string>? log = null)
     {
-        var recipe = ProfileFor(profile, scale, seed);
+        var recipe = ProfileFor(profile, scale, seed, precision);
         var size = Profiles.ParseScale(scale);
         bool substitute = size == TrainingScale.Tiny || recipe.Name == Profiles.Smoke.Name;
         string root = ProjectPaths.DataDirectory(string.IsNullOrWhiteSpace(data) ? null : data);

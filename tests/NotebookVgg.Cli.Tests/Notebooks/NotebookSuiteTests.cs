@@ -60,11 +60,11 @@ public partial class NotebookSuiteTests
 
     [Theory]
     [MemberData(nameof(Notebooks))]
-    public void Notebook_DeclaresTheFiveCommonParameters_WithPlainDefaults(string name)
+    public void Notebook_DeclaresTheSixCommonParameters_WithPlainDefaults(string name)
     {
         var parameters = TestNotebooks.Cells(Load(name)).Select(c => (JsonObject)c!).Single(c => TestNotebooks.Tags(c).Contains("parameters"));
         string code = Source(parameters);
-        foreach (string common in new[] { "profile", "scale", "data", "weights", "seed" })
+        foreach (string common in new[] { "profile", "scale", "data", "weights", "seed", "precision" })
             Assert.Contains($"NotebookParameter.Get(\"{common}\"", code, StringComparison.Ordinal);
         // An injected value lands after this cell: a default computed from another parameter would ignore it.
         Assert.DoesNotMatch(@"Get\(""\w+"", [^)]*\b(profile|scale)\b", code);

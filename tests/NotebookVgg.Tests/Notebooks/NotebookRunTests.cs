@@ -54,10 +54,14 @@ public class NotebookRunTests
             ("NOTEBOOKVGG_WEIGHTS_MIRROR", "http://127.0.0.1:9/unreachable/"));
         var log = new List<string>();
 
-        var run = await NotebookRun.ResolveAsync("cpu", "tiny", temp.Combine("data"), "", seed: 3, log.Add);
+        var run = await NotebookRun.ResolveAsync("cpu", "tiny", temp.Combine("data"), "", seed: 3, "fp32", log.Add);
 
         Assert.Equal("cpu", run.Profile.Name);
         Assert.Equal(3, run.Profile.Options.Seed);
+        Assert.Equal(NotebookVgg.Runtime.Precision.Fp32, run.Settings().Options.Precision);
+        Assert.Contains(run.ToDataFrame().Rows, r => (string)r[0] == "precision" && (string)r[1] == "fp32");
+        var bad = await Assert.ThrowsAsync<ArgumentException>(() => NotebookRun.ResolveAsync("cpu", "tiny", temp.Combine("data"), "", 3, "fp16"));
+        Assert.Equal("precision 'fp16': expected auto, fp32 or bf16", bad.Message);
         Assert.Equal("CIFAR-10 sample", run.DataSource);
         Assert.Null(run.WeightsPath);
         Assert.Equal("CIFAR-10 sample, random weights (not pretrained), cpu tiny", run.Label);
@@ -74,7 +78,7 @@ public class NotebookRunTests
         using var env = new EnvironmentVariables(("NOTEBOOKVGG_SAMPLE", sample));
         string file = RepoFiles.Path("tests", "fixtures", "weights", "vgg19_r32.safetensors");
 
-        var run = await NotebookRun.ResolveAsync("smoke", "full", temp.Combine("data"), file, 0);
+        var run = await NotebookRun.ResolveAsync("smoke", "full", temp.Combine("data"), file, 0, "auto");
 
         Assert.Equal(Path.GetFullPath(file), run.WeightsPath);
         Assert.Equal("pretrained vgg19_r32.safetensors", run.WeightsLabel);
