@@ -152,7 +152,7 @@ def main():
     p.add_argument("--tolerance", type=float, default=2.0, help="largest allowed difference of the mean test accuracies, in points")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--nvgg-option", action="append", default=[], metavar="OPTION",
-                   help="an extra option for nvgg train, e.g. --nvgg-option=--bf16 (repeat for more)")
+                   help="an extra option for nvgg train, e.g. --nvgg-option=--precision=fp32 (repeat for more)")
     p.add_argument("--out", help="write the result as JSON here")
     args = p.parse_args()
     if args.threads:

@@ -58,6 +58,19 @@ public sealed record EvaluationResult(
 /// <summary>Runs a model over a test set in eval mode and measures it.</summary>
 public static class Evaluator
 {
+    /// <summary>Names the batch and, for a VGG or a model rebuilt from a checkpoint, the first layer whose output is not finite.</summary>
+    private static string NonFiniteMessage(nn.Module<Tensor, Tensor> model, Tensor x, string sourceName, int batch)
+    {
+        string? layer = model switch
+        {
+            TrainedModel trained => trained.FirstNonFiniteLayer(x),
+            Models.Vgg vgg => vgg.FirstNonFiniteLayer(x),
+            _ => null,
+        };
+        return $"{sourceName}, batch {batch}: the model's outputs hold NaN or infinite values" +
+            (layer is null ? "" : $", first in layer {layer}") + " — its weights overflow there; no metric is reported from them";
+    }
+
     /// <summary>
     /// Accuracy, top-5, loss, confusion matrix, per-class metrics and every misclassified example.
     /// <paramref name="source"/> must yield batches in a fixed order: reported indices count from its first item.
@@ -74,6 +87,7 @@ public static class Evaluator
             confusion[i] = new int[k];
         var wrong = new List<Misclassification>();
         long seen = 0, top5 = 0;
+        int batchIndex = 0;
         double lossSum = 0;
 
         model.eval();
@@ -85,9 +99,13 @@ public static class Evaluator
             if (!batches.MoveNext())
                 break;
             var (inputs, labels) = batches.Current;
-            var logits = model.forward(inputs.to(device)).to(CPU).to_type(ScalarType.Float32);
+            var x = inputs.to(device);
+            var logits = model.forward(x).to(CPU).to_type(ScalarType.Float32);
             if (logits.shape[1] != k)
                 throw new ArgumentException($"the model has {logits.shape[1]} outputs but {k} class names were given");
+            if (!logits.isfinite().all().item<bool>())
+                throw new InvalidDataException(NonFiniteMessage(model, x, source.Name, batchIndex));
+            batchIndex++;
             var y = labels.to(ScalarType.Int64);
             lossSum += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
             var probabilities = logits.softmax(1);

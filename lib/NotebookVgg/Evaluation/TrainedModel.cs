@@ -90,6 +90,21 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>
         return logits.MoveToOuterDisposeScope();
     }
 
+    /// <summary>The first layer (backbone, then "head") whose output is not finite for these inputs, or null.</summary>
+    public string? FirstNonFiniteLayer(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var x = input.dtype == ScalarType.Byte ? ImageTransforms.Prepare(input, Description.ImageSize, _preprocessing, _interpolation) : input;
+        if (_head is null)
+            return _vgg.FirstNonFiniteLayer(x);
+        var features = Description.FeatureCut == "fc7" ? _vgg.ExtractFeatures(x, FeatureCut.AfterFc7) : _vgg.features.call(x);
+        if (!features.isfinite().all().item<bool>())
+            return _vgg.FirstNonFiniteLayer(x) ?? $"the frozen network up to {Description.FeatureCut}";
+        return _head.call(features).isfinite().all().item<bool>() ? null : "head";
+    }
+
     /// <summary>
     /// Top-k classes for image files (PNG, JPEG, ...). Each image is first reduced to 32×32 (antialiased), then
     /// prepared exactly like the training images, so a photo looks to the model like a CIFAR-10 image.
@@ -104,7 +119,10 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>
             var small = nn.functional.interpolate(image.to_type(ScalarType.Float32), [32, 32], mode: InterpolationMode.Bilinear, align_corners: false, antialias: true);
             image = small.round().clamp(0, 255).to_type(ScalarType.Byte);
         }
-        var p = forward(image).softmax(1)[0];
+        var logits = forward(image);
+        if (!logits.isfinite().all().item<bool>())
+            throw new InvalidDataException($"{imagePath}: the model's outputs hold NaN or infinite values, first in layer {FirstNonFiniteLayer(image) ?? "?"}");
+        var p = logits.softmax(1)[0];
         var (values, indexes) = p.topk(Math.Min(top, ClassNames.Length));
         float[] v = values.data<float>().ToArray();
         long[] i = indexes.data<long>().ToArray();

@@ -145,6 +145,32 @@ public sealed class Vgg : Module<Tensor, Tensor>
     }
 
     /// <summary>
+    /// Runs <paramref name="x"/> through the network layer by layer (eval mode, no gradients) and returns the name of
+    /// the first layer whose output holds a NaN or an infinity (e.g. "features.10"), or null when every output is finite.
+    /// </summary>
+    public string? FirstNonFiniteLayer(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var y = x;
+        foreach (var (name, layer) in features.named_children())
+        {
+            y = ((Module<Tensor, Tensor>)layer).call(y);
+            if (!y.isfinite().all().item<bool>())
+                return $"features.{name}";
+        }
+        y = avgpool.call(y).flatten(1);
+        foreach (var (name, layer) in classifier.named_children())
+        {
+            y = ((Module<Tensor, Tensor>)layer).call(y);
+            if (!y.isfinite().all().item<bool>())
+                return $"classifier.{name}";
+        }
+        return null;
+    }
+
+    /// <summary>
     /// Replaces the head (<c>classifier.6</c>) with a new Linear(in_features → <paramref name="numClasses"/>), initialized
     /// like torchvision's (normal(0, 0.01), zero bias), trainable, on the same device and dtype as the old one. Returns it.
     /// </summary>

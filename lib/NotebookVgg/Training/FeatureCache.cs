@@ -89,6 +89,9 @@ public static class FeatureCache
             Tensor y;
             using (spec.Bf16 ? CpuSpeed.Autocast() : null)
                 y = spec.Cut == FeatureCut.AfterFc7 ? model.ExtractFeatures(x, FeatureCut.AfterFc7) : model.features.call(x);
+            if (!y.isfinite().all().item<bool>())
+                throw new InvalidDataException($"features of {split.Name}, images {done}–{done + batch.Count - 1}: NaN or infinite values, " +
+                    $"first in layer {model.FirstNonFiniteLayer(x) ?? "(none in fp32: the bf16 run overflowed; use precision fp32)"} — the weights overflow there");
             parts.Add(y.to_type(ScalarType.Float32).to(CPU).contiguous().MoveToOuterDisposeScope());
             done += batch.Count;
             progress?.Report(new ExtractionProgress(split.Name, done, split.Count, done / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));

@@ -14,7 +14,9 @@ namespace NotebookVgg.Training;
 /// <param name="Images">How many images were compared.</param>
 /// <param name="FeatureError">Relative L2 distance of the features at the cut, ‖bf16 − fp32‖ / ‖fp32‖.</param>
 /// <param name="Top1Agreements">Images whose top-1 class (the weights' own classifier) is the same in both.</param>
-public sealed record PrecisionMeasurement(int Images, double FeatureError, int Top1Agreements);
+/// <param name="DistinctTop1">Distinct top-1 classes among the fp32 answers: with random weights every image tends to get
+/// the same class, and then the agreement says little (the reason says so).</param>
+public sealed record PrecisionMeasurement(int Images, double FeatureError, int Top1Agreements, int DistinctTop1 = 0);
 
 /// <summary>
 /// Decides the precision of a run. <see cref="Precision.Auto"/> trusts bf16 only on a CPU that computes it natively
@@ -75,7 +77,7 @@ public static class PrecisionCheck
         ArgumentNullException.ThrowIfNull(measurement);
         var m = measurement;
         string what = string.Create(CultureInfo.InvariantCulture,
-            $"checked against fp32 on {m.Images} images: features differ by {m.FeatureError:P2} (limit {MaxFeatureError:P0}), top-1 agrees on {m.Top1Agreements}/{m.Images} (limit {MinTop1Agreement:P0})");
+            $"checked against fp32 on {m.Images} images: features differ by {m.FeatureError:P2} (limit {MaxFeatureError:P0}), top-1 agrees on {m.Top1Agreements}/{m.Images} (limit {MinTop1Agreement:P0}; {m.DistinctTop1} distinct class(es) among fp32's answers)");
         bool ok = m.FeatureError <= MaxFeatureError && m.Top1Agreements >= MinTop1Agreement * m.Images;
         return new PrecisionChoice(Precision.Auto, ok, ok ? what : $"bf16 rejected, fp32 used: {what}");
     }
@@ -103,10 +105,12 @@ public static class PrecisionCheck
         var (f32, l32) = Run(false);
         var (f16, l16) = Run(true);
         double error = (f16 - f32).norm().item<float>() / Math.Max(1e-30, f32.norm().item<float>());
-        int agree = (int)l16.argmax(1).eq(l32.argmax(1)).sum().item<long>();
+        var top32 = l32.argmax(1);
+        int agree = (int)l16.argmax(1).eq(top32).sum().item<long>();
+        int distinct = (int)top32.unique().output.shape[0];
         if (!double.IsFinite(error))
             error = double.PositiveInfinity;
-        return new PrecisionMeasurement((int)checkBatch.shape[0], error, agree);
+        return new PrecisionMeasurement((int)checkBatch.shape[0], error, agree, distinct);
     }
 
     /// <summary>A SHA-256 over what the check depends on: the weights, the cut, the input preparation and the images.</summary>
@@ -114,7 +118,7 @@ public static class PrecisionCheck
     {
         ArgumentNullException.ThrowIfNull(checkBatch);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(Encoding.UTF8.GetBytes(FormattableString.Invariant($"precision-v1|{weightsId}|{cut}|{imageSize}|{preparation}|")));
+        hash.AppendData(Encoding.UTF8.GetBytes(FormattableString.Invariant($"precision-v2|{weightsId}|{cut}|{imageSize}|{preparation}|")));
         using (var c = checkBatch.contiguous())
             hash.AppendData(c.bytes);
         return Convert.ToHexStringLower(hash.GetHashAndReset());

@@ -88,6 +88,7 @@ public static class WeightLoader
             }
             if (problems.Count > 0)
                 throw new WeightsMismatchException(weights.Source, problems);
+            EnsureFinite(weights.Source, source.Where(kv => !Skipped(kv.Key)));
 
             long elements = 0;
             int loaded = 0;
@@ -113,6 +114,25 @@ public static class WeightLoader
                 if (!weights.TryGetValue(key, out var original) || !ReferenceEquals(original, t))
                     t.Dispose();
             }
+        }
+    }
+
+    /// <summary>
+    /// A NaN or infinite weight poisons every output it reaches, and evaluation would report "loss NaN" as if it were a
+    /// result: refuse the file instead, naming the first such tensor.
+    /// </summary>
+    public static void EnsureFinite(string source, IEnumerable<KeyValuePair<string, Tensor>> tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        foreach (var (key, t) in tensors)
+        {
+            if (!t.dtype.IsFloating())
+                continue;
+            using var bad = t.isfinite().logical_not_().sum();
+            long count = bad.item<long>();
+            if (count > 0)
+                throw new InvalidDataException(
+                    $"{source}: tensor {key} holds {count:N0} NaN or infinite value(s) of {t.numel():N0} (a damaged file, or saved from a run that diverged)");
         }
     }
 

@@ -41,6 +41,7 @@ public sealed class CheckpointValidationTests : IDisposable
         { "numClasses", "3", "model.numClasses 3" },
         { "interpolation", "\"sideways\"", "model.interpolation sideways" },
         { "mean", "[1,2]", "model.mean" },
+        { "precision", "\"fp16\"", "model.precision fp16" },
     };
 
     [Theory]
