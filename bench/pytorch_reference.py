@@ -94,7 +94,8 @@ if "features" in cases:
 def loaded_blas():
     with open("/proc/self/maps") as maps:
         paths = {line.split()[-1] for line in maps if "blas" in line}
-    return sorted(os.path.basename(p) for p in paths if p.startswith("/"))
+    # Real paths: Debian's libblas.so.3 is an alternatives link, to the reference BLAS or to OpenBLAS's copy.
+    return sorted({os.path.realpath(p) for p in paths if p.startswith("/")})
 
 
 print(json.dumps({"framework": f"PyTorch {torch.__version__}", "threads": threads, "blas": loaded_blas(), "results": results}, indent=2))

@@ -7,5 +7,7 @@ set -euo pipefail
 why="$1"; shift
 echo "$why: installing $* (Debian)..." >&2
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null \
+# Another apt-get (a second script, unattended upgrades) may hold dpkg's lock: wait for it rather than fail.
+lock=(-o DPkg::Lock::Timeout=600)
+$sudo apt-get "${lock[@]}" update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get "${lock[@]}" install -y -qq "$@" >/dev/null \
   || { echo "$why: could not install $* (apt-get install $*)" >&2; exit 1; }

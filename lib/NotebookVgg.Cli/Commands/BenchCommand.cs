@@ -175,7 +175,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         {
             string name = r.Case == lastCase ? "" : r.Case;
             lastCase = r.Case;
-            var cells = new List<string> { Markup.Escape(name), Markup.Escape(r.Configuration) };
+            var cells = new List<string> { Markup.Escape(name), Markup.Escape(r.Configuration) + (r.Default ? " [bold]◀ default[/]" : "") };
             if (r.Skipped is not null)
             {
                 cells.Add($"[grey]skipped: {Markup.Escape(r.Skipped)}[/]");

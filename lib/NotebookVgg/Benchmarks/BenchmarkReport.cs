@@ -104,9 +104,34 @@ public sealed record BenchmarkReport
     /// <summary>This report with PyTorch's figures, the side-by-side ratios and the targets filled in.</summary>
     public BenchmarkReport WithPyTorch(PyTorchReport? pytorch, string? error)
     {
+        if (pytorch is not null && ReferenceBlas(pytorch.Blas) is { } reference)
+        {
+            // Every ratio against a reference BLAS would be inflated: keep its figures for the record, compare nothing.
+            error = $"PyTorch ran on the reference BLAS ({reference}), not an optimized one: every ratio against it would be inflated, " +
+                "so none is given; install libopenblas0-pthread (apt-get install libopenblas0-pthread) and run again";
+        }
         var withPyTorch = this with { PyTorch = pytorch, PyTorchError = error };
+        if (error is not null)
+            return withPyTorch with { Comparisons = [], Targets = withPyTorch.CheckTargets() };
         return withPyTorch with { Comparisons = withPyTorch.Compare(), Targets = withPyTorch.CheckTargets() };
     }
+
+    /// <summary>
+    /// The netlib reference BLAS among the libraries PyTorch loaded (Debian's default libblas.so.3 without OpenBLAS, MKL or
+    /// BLIS behind it), or null when an optimized one is loaded or nothing is known.
+    /// </summary>
+    public static string? ReferenceBlas(IReadOnlyList<string> blas)
+    {
+        ArgumentNullException.ThrowIfNull(blas);
+        string[] optimized = ["openblas", "mkl", "blis", "atlas"];
+        if (blas.Any(b => optimized.Any(o => b.Contains(o, StringComparison.OrdinalIgnoreCase))))
+            return null;
+        return blas.FirstOrDefault(b => Path.GetFileName(b).StartsWith("libblas", StringComparison.Ordinal));
+    }
+
+    /// <summary>The line of a case that nvgg uses by default on this machine (see <see cref="BenchmarkResult.Default"/>).</summary>
+    public BenchmarkResult? DefaultLine(string benchmarkCase) =>
+        Results.FirstOrDefault(r => r.Case == benchmarkCase && r.Default && r.Skipped is null);
 
     /// <summary>The best measured line of a case (highest images/s; GFLOP/s for the matmul).</summary>
     public BenchmarkResult? Best(string benchmarkCase) =>
@@ -161,15 +186,16 @@ public sealed record BenchmarkReport
         var targets = new List<TargetCheck>();
         foreach (string benchmarkCase in new[] { BenchmarkSuite.Forward, BenchmarkSuite.Train })
         {
-            var best = Best(benchmarkCase);
+            // The targets are about what a user gets: the default line (the best one where no line is marked default).
+            var best = DefaultLine(benchmarkCase) ?? Best(benchmarkCase);
             if (best is null)
                 continue;
-            var reference = PyTorch?.Results.FirstOrDefault(p => p.Case == benchmarkCase);
+            var reference = PyTorchError is null ? PyTorch?.Results.FirstOrDefault(p => p.Case == benchmarkCase) : null;
             if (reference?.ImagesPerSecond is { } theirs && best.ImagesPerSecond is { } ours)
             {
                 double ratio = ours / theirs;
                 targets.Add(new TargetCheck($"{benchmarkCase} vs PyTorch", "≥ 1.5× PyTorch", ratio, "ratio", ratio >= 1.5,
-                    string.Create(c, $"{best.Configuration}: {ours:0.00} images/s vs PyTorch {theirs:0.00} ({PyTorch!.Framework}, fp32 NCHW, {PyTorch.Threads} threads){BestFp32Ratio(benchmarkCase, theirs)}")));
+                    string.Create(c, $"{best.Configuration}{(best.Default ? " (default)" : "")}: {ours:0.00} images/s vs PyTorch {theirs:0.00} ({PyTorch!.Framework}, fp32 NCHW, {PyTorch.Threads} threads){BestFp32Ratio(benchmarkCase, theirs)}")));
             }
             else
             {

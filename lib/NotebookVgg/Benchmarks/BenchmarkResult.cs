@@ -12,6 +12,9 @@ public sealed record BenchmarkResult
     /// <summary>Layout and precision: "fp32 NCHW", "fp32 channels-last", "bf16 channels-last", "autocast bf16 channels-last".</summary>
     public string Configuration { get; init; } = "";
 
+    /// <summary>True for the configuration nvgg and the notebooks use by default on this machine (<see cref="BenchmarkSuite.DefaultConfiguration"/>).</summary>
+    public bool Default { get; init; }
+
     /// <summary>Why this line was not measured (then every figure is null).</summary>
     public string? Skipped { get; init; }
 

@@ -166,22 +166,15 @@ public sealed class BenchmarkSuite
             using (output)
                 _results.Add(WithNumerics(Measured(Forward, name, Fp32ChannelsLast, m, batch, flops), output, reference, logits: true));
 
-            if (!CpuSpeed.HasNativeBf16)
-            {
-                Skip(Forward, name, Bf16ChannelsLast, NoBf16Reason);
+            if (SkipAutocast(Forward, name))
                 return;
-            }
-            Report($"{name} {Bf16ChannelsLast}");
+            Report($"{name} {AutocastBf16ChannelsLast}");
             _bench.BeginCase();
-            model.to(ScalarType.BFloat16);
-            CpuSpeed.ConvertToChannelsLast(model); // .to() keeps the strides; this makes sure
-            using var inputBf16Nchw = input.to(ScalarType.BFloat16);
-            using var inputBf16 = CpuSpeed.ToChannelsLast(inputBf16Nchw);
-            (m, output) = MeasureOutput(() => model.call(inputBf16));
+            (m, output) = MeasureOutput(() => { using (CpuSpeed.Autocast()) return model.call(inputCl).to_type(ScalarType.Float32); });
             using (output)
-                _results.Add(WithNumerics(Measured(Forward, name, Bf16ChannelsLast, m, batch, flops), output, reference, logits: true) with
+                _results.Add(WithNumerics(Measured(Forward, name, AutocastBf16ChannelsLast, m, batch, flops), output, reference, logits: true) with
                 {
-                    Note = "model.to(bfloat16), input bf16",
+                    Note = "the path nvgg uses: CPU autocast (bf16 compute, fp32 weights), channels-last",
                 });
         }
         finally
@@ -221,7 +214,9 @@ public sealed class BenchmarkSuite
         _bench.BeginCase();
         _results.Add(Measured(Train, name, AutocastBf16ChannelsLast, MeasureTrainSteps(model, inputCl, labels, autocast: true), batch, flops) with
         {
-            Note = "mixed precision: fp32 weights, gradients and optimizer; bf16 compute inside autocast (forward and loss)",
+            Note = "mixed precision: fp32 weights, gradients and optimizer; bf16 compute inside autocast (forward and loss). Here the conv " +
+                "weights are channels-last; nvgg's trainer keeps them contiguous (TorchSharp 0.107 cannot save optimizer state for " +
+                "non-contiguous parameters) with channels-last inputs",
         });
     }
 
@@ -274,20 +269,16 @@ public sealed class BenchmarkSuite
             using (output)
                 _results.Add(WithNumerics(Measured(Features, name, Fp32ChannelsLast, m, batch, flops), output, reference, logits: false));
 
-            if (!CpuSpeed.HasNativeBf16)
-            {
-                Skip(Features, name, Bf16ChannelsLast, NoBf16Reason);
+            if (SkipAutocast(Features, name))
                 return;
-            }
-            Report($"{name} {Bf16ChannelsLast}");
+            Report($"{name} {AutocastBf16ChannelsLast}");
             _bench.BeginCase();
-            model.to(ScalarType.BFloat16);
-            CpuSpeed.ConvertToChannelsLast(model);
-            using var inputBf16Nchw = input.to(ScalarType.BFloat16);
-            using var inputBf16 = CpuSpeed.ToChannelsLast(inputBf16Nchw);
-            (m, output) = MeasureOutput(() => model.features.call(inputBf16));
+            (m, output) = MeasureOutput(() => { using (CpuSpeed.Autocast()) return model.features.call(inputCl).to_type(ScalarType.Float32); });
             using (output)
-                _results.Add(WithNumerics(Measured(Features, name, Bf16ChannelsLast, m, batch, flops), output, reference, logits: false));
+                _results.Add(WithNumerics(Measured(Features, name, AutocastBf16ChannelsLast, m, batch, flops), output, reference, logits: false) with
+                {
+                    Note = "the path nvgg uses: CPU autocast (bf16 compute, fp32 weights), channels-last",
+                });
         }
         finally
         {
@@ -493,6 +484,29 @@ public sealed class BenchmarkSuite
         return string.Create(CultureInfo.InvariantCulture, $"{raw}/{l.shape[0]} raw, {centered}/{l.shape[0]} centered");
     }
 
+    /// <summary>Records a skipped autocast line (no native bf16, or no autocast entry points) and says whether it did.</summary>
+    private bool SkipAutocast(string benchmarkCase, string name)
+    {
+        if (CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable)
+            return false;
+        Skip(benchmarkCase, name, AutocastBf16ChannelsLast, !CpuSpeed.HasNativeBf16 ? NoBf16Reason
+            : "libtorch's CPU autocast entry points were not found");
+        return true;
+    }
+
+    /// <summary>
+    /// The configuration <c>nvgg train</c>, <c>nvgg eval</c> and the notebooks use by default on this machine for a case
+    /// (precision auto: autocast bf16 where the CPU has native bf16, else fp32; channels-last inputs on the CPU either way),
+    /// or null for a case no user path runs (the matmul). Auto may still fall back to fp32 for a given weights file.
+    /// </summary>
+    public static string? DefaultConfiguration(string benchmarkCase) => benchmarkCase switch
+    {
+        Forward or Train or Features => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast : Fp32ChannelsLast,
+        Load => "uint8",
+        Pipeline or Head => Fp32,
+        _ => null,
+    };
+
     /// <summary>Fills in what needs the whole run: fraction of the matmul rate, speed-up over fp32 NCHW, the pipeline's share of a train step.</summary>
     private List<BenchmarkResult> Finish(List<BenchmarkResult> results)
     {
@@ -502,7 +516,7 @@ public sealed class BenchmarkSuite
         foreach (var r in results)
         {
             var baseline = results.FirstOrDefault(b => b.Case == r.Case && b.Configuration == Fp32Nchw && b.Skipped is null);
-            var f = r;
+            var f = r with { Default = r.Configuration == DefaultConfiguration(r.Case) };
             if (r.Skipped is null && r.GflopsPerSecond is { } gflops && matmul is { } ceiling && r.Case != Head)
                 f = f with { FractionOfMatmul = gflops / ceiling };
             if (r.Skipped is null && baseline?.ImagesPerSecond is { } b && r.ImagesPerSecond is { } ips)

@@ -49,11 +49,14 @@ public class BenchCommandTests
         Assert.Equal(16L * 2 * 398_131_200, (double)features["flopsPerIteration"]!);
         Assert.Equal(1.0, (double)features["speedupOverFp32Nchw"]!);
         Assert.InRange((double)Line("features", "fp32 channels-last")["relativeL2"]!, 0, 1e-4);
-        var bf16 = Line("features", "bf16 channels-last");
+        var bf16 = Line("features", "autocast bf16 channels-last");
         if (bf16["skipped"] is null)
             Assert.InRange((double)bf16["relativeL2"]!, 1e-5, 0.05); // bf16 differs, but only a little
         else
             Assert.Contains("bfloat16", (string)bf16["skipped"]!, StringComparison.Ordinal);
+        // Exactly one features line is what nvgg uses by default here: bf16 autocast where the CPU has it, else fp32 channels-last.
+        var defaults = report["results"]!.AsArray().Where(r => (string)r!["case"]! == "features" && (bool)r!["default"]!).ToList();
+        Assert.Equal(bf16["skipped"] is null ? "autocast bf16 channels-last" : "fp32 channels-last", (string)Assert.Single(defaults)!["configuration"]!);
 
         Assert.Equal(6000L, (long)Line("load", "uint8")["imagesPerIteration"]!);
         Assert.Equal(8L, (long)Line("pipeline", "fp32")["imagesPerIteration"]!); // 4 batches of 2

@@ -107,4 +107,42 @@ public class BenchmarkReportTests
         Assert.Equal(BenchmarkSuite.Fp32Nchw, report.Best(BenchmarkSuite.Train)!.Configuration);
         Assert.Null(report.Best(BenchmarkSuite.Features));
     }
+
+    [Theory]
+    [InlineData("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3", true)]
+    [InlineData("/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3,/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0", false)]
+    [InlineData("/opt/intel/libmkl_rt.so.2", false)]
+    [InlineData("", false)]
+    public void ReferenceBlas_IsRecognizedByItsPath(string loaded, bool reference)
+    {
+        string[] blas = loaded.Split(',', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(reference, BenchmarkReport.ReferenceBlas(blas) is not null);
+    }
+
+    [Fact]
+    public void WithPyTorch_OnTheReferenceBlas_ComparesNothing_AndSaysHowToFixIt()
+    {
+        var pytorch = PyTorch() with { Blas = ["/usr/lib/x86_64-linux-gnu/blas/libblas.so.3"] };
+
+        var report = Report(Typical).WithPyTorch(pytorch, null);
+
+        Assert.Empty(report.Comparisons);
+        Assert.Contains("reference BLAS (/usr/lib/x86_64-linux-gnu/blas/libblas.so.3)", report.PyTorchError, StringComparison.Ordinal);
+        Assert.Contains("libopenblas0-pthread", report.PyTorchError, StringComparison.Ordinal);
+        var target = Assert.Single(report.Targets, t => t.Name == "forward vs PyTorch");
+        Assert.Null(target.Met);
+        Assert.Contains("reference BLAS", target.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Targets_JudgeTheDefaultLine_NotTheFastestOne()
+    {
+        var results = Typical.Select(r => r with { Default = r.Case == BenchmarkSuite.Forward && r.Configuration == BenchmarkSuite.Fp32ChannelsLast }).ToArray();
+
+        var target = Assert.Single(Report(results).WithPyTorch(PyTorch(), null).Targets, t => t.Name == "forward vs PyTorch");
+
+        Assert.Equal(1.25, target.Value); // the default fp32 channels-last line (5 images/s), not the 10 images/s bf16 one
+        Assert.False(target.Met);
+        Assert.StartsWith("fp32 channels-last (default): 5.00 images/s", target.Detail, StringComparison.Ordinal);
+    }
 }
