@@ -220,8 +220,8 @@ internal sealed class KernelSession : IDisposable
     }
 
     // The display() helper's DisplayedValue updates under an id other than the one its first display carried
-    // (seen with 1.0.0-beta.26120.1), so an update with an unknown id goes to the latest display of the current
-    // cell that no other id has claimed: the usual "var d = display(x); d.Update(y);" pattern.
+    // (seen with 1.0.0-beta.26120.1), so an update with an unknown id goes to the latest display that no other id has
+    // claimed: the usual "var d = display(x); d.Update(y);" pattern.
     private JsonObject? FindUpdatedDisplay(string id, JsonArray? currentOutputs)
     {
         if (_displaysById.TryGetValue(id, out var known))
@@ -229,7 +229,10 @@ internal sealed class KernelSession : IDisposable
             _unclaimedDisplays.Remove(known);
             return known;
         }
-        var latest = _unclaimedDisplays.LastOrDefault(o => currentOutputs is not null && currentOutputs.Contains(o));
+        // The current cell first; else the latest unclaimed display of an earlier cell: a live chart shown in one cell
+        // ("var view = display(chart);") and updated by the next one, which is what Jupyter shows too.
+        var latest = _unclaimedDisplays.LastOrDefault(o => currentOutputs is not null && currentOutputs.Contains(o))
+            ?? _unclaimedDisplays.LastOrDefault();
         if (latest is null)
             return null;
         _unclaimedDisplays.Remove(latest);

@@ -58,6 +58,26 @@ public sealed class NotebookRun
         ? "random weights (not pretrained)"
         : $"pretrained {WeightsName ?? Path.GetFileName(WeightsPath)}";
 
+    /// <summary>
+    /// What this run's results cannot mean, in plain words ("" for the real data with pretrained weights at full scale):
+    /// printed beside every accuracy a notebook reports, so that no number is read as more than it is.
+    /// </summary>
+    public string Caveat
+    {
+        get
+        {
+            var notes = new List<string>();
+            if (Scale == TrainingScale.Tiny)
+                notes.Add("tiny scale: a check that every cell runs; its numbers mean nothing");
+            if (DataSource.Contains("synthetic", StringComparison.OrdinalIgnoreCase))
+                notes.Add("synthetic data: each class is its own colour-and-stripe pattern, which any features (random ones too) separate, " +
+                    "so an accuracy here says nothing about CIFAR-10 or about pretraining");
+            if (!IsPretrained)
+                notes.Add("random weights: nothing was pretrained, so this measures the machinery, not transfer learning");
+            return notes.Count == 0 ? "" : "NOTE: " + string.Join("; ", notes) + ".";
+        }
+    }
+
     /// <summary>What a chart title says about its origin: data, weights, profile and scale.</summary>
     public string Label => $"{DataSource}, {WeightsLabel}, {Profile.Name}{(Scale == TrainingScale.Tiny ? " tiny" : "")}";
 
@@ -89,7 +109,7 @@ public sealed class NotebookRun
             ("seed", Seed.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ("precision", o.Precision switch
             {
-                Runtime.Precision.Auto => "auto: bf16 if this CPU computes it natively and a check on these images agrees with fp32 (the log says which)",
+                Runtime.Precision.Auto => "auto: bf16 if this CPU computes it natively and a check on these images agrees with fp32 (notebooks 4 and 5 print which; the small experiments of notebooks 2 and 3 run in fp32)",
                 Runtime.Precision.Bf16 => "bf16 (CPU autocast; weights stay fp32)",
                 _ => "fp32",
             }),

@@ -80,9 +80,12 @@ public sealed record EnvironmentReport(
         yield return ("native-runtime fix", !NativeRuntime.FixNeeded ? "not needed (system libstdc++ is new enough)"
             : NativeRuntime.FixActive ? $"active on {NativeRuntime.LibTorchSharpFiles.Count} file(s)" : "NOT active");
         yield return ("libtorch loaded from", NativeRuntime.LibTorchDirectory ?? "(by name)");
-        yield return ("data folder", DataDirectory);
+        yield return ("bfloat16", CpuSpeed.HasNativeBf16
+            ? "native on this CPU: precision auto may use it (each run checks it against fp32 first)"
+            : "not native on this CPU: precision auto uses fp32");
+        yield return ("default data folder", DataDirectory);
         yield return ("weights cache", WeightsDirectory);
-        yield return ("CIFAR-10 downloaded", Cifar10Downloaded ? "yes" : "no");
+        yield return ("CIFAR-10 downloaded there", Cifar10Downloaded ? "yes" : "no");
         yield return ("CIFAR-10 sample (shared/data)", SampleArchive ?? "not found");
         yield return ("OS / .NET", $"{OperatingSystem} / {DotNetVersion}, {ProcessorCount} cores");
     }

@@ -183,7 +183,11 @@ public sealed class TransferLearning
         using var testFeatures = FeatureCache.GetOrCompute(backbone, test, spec, cacheDir, 64, device, Extraction, cancellationToken);
         double featureSeconds = clock.Elapsed.TotalSeconds;
         bool fromCache = trainFeatures.FromCache && validationFeatures.FromCache && testFeatures.FromCache;
-        Say($"features: {(fromCache ? "read from cache" : "computed")} in {featureSeconds:F1} s ({trainFeatures.Features.shape[1]} values per image)");
+        long images = train.Count + validation.Count + test.Count;
+        Say(fromCache
+            ? $"features: read from the cache in {featureSeconds:F1} s ({trainFeatures.Features.shape[1]} values per image)"
+            : $"features: computed for {images:N0} images in {featureSeconds:F1} s ({images / Math.Max(1e-9, featureSeconds):F1} images/s, " +
+              $"{precision.Name}; {trainFeatures.Features.shape[1]} values per image)");
 
         torch.random.manual_seed(o.Seed + 2);
         using var head = FeatureHead.Create(s.Cut, trainFeatures.Features, classNames.Length);
@@ -283,7 +287,7 @@ public sealed class TransferLearning
             PreprocessingFor(s), d.Precision == "bf16");
         string cacheDir = CacheDirectory(s);
         using var features = FeatureCache.GetOrCompute(backbone, test, spec, cacheDir, 64, device, Extraction);
-        Say($"test features: {(features.FromCache ? "read from the cache" : "computed")} ({features.Path})");
+        Say($"test features ({d.Precision}, as the head was trained on): {(features.FromCache ? "read from the cache" : "computed")} ({features.Path})");
         using var head = FeatureHead.Create(s.Cut, features.Features, classNames.Length);
         Checkpoint.Load(checkpointPath, head);
         head.to(device);

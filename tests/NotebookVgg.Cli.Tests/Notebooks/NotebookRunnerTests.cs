@@ -82,6 +82,23 @@ public class NotebookRunnerTests
     }
 
     [Fact]
+    public async Task Run_ALiveDisplayUpdatedByALaterCell_KeepsTheLastValueWhereItWasShown()
+    {
+        using var temp = new TempDirectory();
+        string notebook = CopyTo(temp, "live-display.ipynb");
+
+        var result = await RunAsync(notebook);
+
+        Assert.True(result.Succeeded, result.FailedCell?.Failure?.Summary);
+        var executed = ReadJson(result.OutputPath);
+        static string Shown(JsonObject cell) =>
+            Text(Assert.Single(((JsonArray)cell["outputs"]!).OfType<JsonObject>(), o => (string?)o["output_type"] == "display_data")["data"]!["text/plain"]);
+        Assert.Equal("unrelated, earlier", Shown(CodeCell(executed, 0)));
+        Assert.Equal("epoch 3", Shown(CodeCell(executed, 1)));   // the view, as Jupyter shows it after the run
+        Assert.Empty(((JsonArray)CodeCell(executed, 2)["outputs"]!).OfType<JsonObject>()); // the updating cell adds no copy
+    }
+
+    [Fact]
     public async Task Run_ExecutedCopyAgain_ReplacesTheInjectedCell()
     {
         using var temp = new TempDirectory();

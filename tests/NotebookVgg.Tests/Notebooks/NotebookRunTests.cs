@@ -65,6 +65,8 @@ public class NotebookRunTests
         Assert.Equal("CIFAR-10 sample", run.DataSource);
         Assert.Null(run.WeightsPath);
         Assert.Equal("CIFAR-10 sample, random weights (not pretrained), cpu tiny", run.Label);
+        Assert.Equal("NOTE: tiny scale: a check that every cell runs; its numbers mean nothing; random weights: nothing was pretrained, " +
+            "so this measures the machinery, not transfer learning.", run.Caveat);
         Assert.Contains(log, l => l.Contains("RANDOM weights", StringComparison.Ordinal));
         Assert.EndsWith(Path.Combine("checkpoints", "cpu-tiny-features.ckpt"), run.RecipeCheckpointPath, StringComparison.Ordinal);
         Assert.False(File.Exists(temp.Combine("weights", "vgg19-dcbb9e9d.pth")));
