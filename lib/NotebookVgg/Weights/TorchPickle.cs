@@ -135,7 +135,7 @@ internal sealed class TorchPickle
                 case (byte)'I': Push(TextInt(ReadLine(), at)); break;        // INT (protocol 0)
                 case (byte)'L': Push(TextInt(ReadLine().TrimEnd('L'), at)); break; // LONG (protocol 0)
                 case (byte)'G': Push(BinaryPrimitives.ReadDoubleBigEndian(Take(8))); break; // BINFLOAT
-                case (byte)'F': Push(double.Parse(ReadLine(), CultureInfo.InvariantCulture)); break; // FLOAT
+                case (byte)'F': Push(ParseFloat(ReadLine(), at)); break;   // FLOAT
                 case (byte)'X': Push(Utf8(Take(Length(BinaryPrimitives.ReadInt32LittleEndian(Take(4)), at)), at)); break;
                 case 0x8c: Push(Utf8(Take(ReadByte()), at)); break;         // SHORT_BINUNICODE
                 case 0x8d: Push(Utf8(Take(Length(BinaryPrimitives.ReadInt64LittleEndian(Take(8)), at)), at)); break;
@@ -178,6 +178,11 @@ internal sealed class TorchPickle
             }
         }
     }
+
+    private double ParseFloat(string text, int at) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
+            ? value
+            : throw Corrupt($"bad float '{text}' at byte {at}");
 
     private InvalidDataException Corrupt(string what) => new($"{_source}: {what}");
 

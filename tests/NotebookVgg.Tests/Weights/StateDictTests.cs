@@ -66,6 +66,19 @@ public sealed class StateDictTests : IDisposable
     }
 
     [Theory]
+    [InlineData("F" + "not-a-number\n.", "bad float 'not-a-number' at byte 23")] // FLOAT with text that is no number
+    [InlineData("I" + "12x\n.", "bad integer '12x' at byte 23")]             // INT, the same
+    public void ABadPickleNumber_IsOneLineNamingTheFileAndTheByte(string pickle, string expected)
+    {
+        // A real legacy file's magic and protocol pickles (21 bytes), then a pickle with a broken number.
+        byte[] head = File.ReadAllBytes(WeightFixtures.Path("vgg19_r32.legacy.pth"))[..21];
+        string path = _dir.Combine("bad-number.pth");
+        File.WriteAllBytes(path, [.. head, 0x80, 0x02, .. System.Text.Encoding.ASCII.GetBytes(pickle)]);
+        var ex = Assert.Throws<InvalidDataException>(() => StateDict.Read(path));
+        Assert.Equal($"{path}: {expected}", ex.Message);
+    }
+
+    [Theory]
     [InlineData("evil.legacy.pth")]
     [InlineData("evil.zip.pth")]
     public void HostilePickle_IsRefused_NamingTheGlobal_AndRunsNothing(string file)
