@@ -23,11 +23,14 @@ repeats = int(os.environ.get("NVGG_BENCH_REPEATS", "3"))
 matmul_size = int(os.environ.get("NVGG_BENCH_MATMUL_SIZE", "2048"))
 batch_224 = int(os.environ.get("NVGG_BENCH_BATCH_224", "16"))
 batch_32 = int(os.environ.get("NVGG_BENCH_BATCH_32", "256"))
+batch_112 = int(os.environ.get("NVGG_BENCH_BATCH_112", "64"))
 cases = set(os.environ.get("NVGG_BENCH_CASES", "matmul,forward,train,features").split(","))
 torch.manual_seed(0)
 
 VGG19_MACS_224 = 19_632_062_464  # conv + linear multiply-accumulates per 224x224 image (torchvision's count)
 FEATURES_MACS_32 = 398_131_200     # conv multiply-accumulates of vgg19.features per 32x32 image (ModelSummary)
+# fc7 features of a 112x112 image: the convolutions (12.25 x the 32x32 count) plus fc6 (25088x4096) and fc7 (4096x4096)
+FC7_MACS_112 = FEATURES_MACS_32 * 112 * 112 // (32 * 32) + 25088 * 4096 + 4096 * 4096
 
 
 def timed(fn, warmup=1):
@@ -90,6 +93,17 @@ if "features" in cases:
     x32 = torch.randn(batch_32, 3, 32, 32)
     with torch.no_grad():
         record("features", f"conv features 32 batch {batch_32}", batch_32, timed(lambda: model.features(x32)), batch_32 * 2 * FEATURES_MACS_32)
+
+if "features112" in cases:
+    model.eval()
+    x112 = torch.randn(batch_112, 3, 112, 112)
+
+    def fc7():
+        return model.classifier[:5](torch.flatten(model.avgpool(model.features(x112)), 1))
+
+    with torch.no_grad():
+        record("features112", f"fc7 features 112 batch {batch_112}", batch_112, timed(fc7), batch_112 * 2 * FC7_MACS_112)
+
 
 def loaded_blas():
     with open("/proc/self/maps") as maps:

@@ -41,6 +41,9 @@ public sealed record BenchmarkSettings
     /// <summary>Batch of the 32×32 conv-features case.</summary>
     public int Batch32 => Quick ? 16 : 256;
 
+    /// <summary>Batch of the 112×112 fc7-features case (the cpu profile's extraction uses 64).</summary>
+    public int Batch112 => Quick ? 4 : 64;
+
     public int SyntheticTrainCount => Quick ? 5_000 : 50_000;
     public int SyntheticTestCount => Quick ? 1_000 : 10_000;
 

@@ -21,6 +21,7 @@ public sealed class BenchmarkSuite
     public const string Forward = "forward";
     public const string Train = "train";
     public const string Features = "features";
+    public const string Features112 = "features112";
     public const string Load = "load";
     public const string Pipeline = "pipeline";
     public const string Head = "head";
@@ -33,7 +34,7 @@ public sealed class BenchmarkSuite
     public const string AutocastBf16ChannelsLast = "autocast bf16 channels-last";
 
     /// <summary>Every case, in the order they run.</summary>
-    public static IReadOnlyList<string> AllCases { get; } = [Matmul, Forward, Train, Features, Load, Pipeline, Head];
+    public static IReadOnlyList<string> AllCases { get; } = [Matmul, Forward, Train, Features, Features112, Load, Pipeline, Head];
 
     private const int ImageNetClasses = 1000;
     private const int Cifar10Classes = 10;
@@ -73,6 +74,7 @@ public sealed class BenchmarkSuite
                 [Forward] = RunForward,
                 [Train] = RunTrain,
                 [Features] = RunFeatures,
+                [Features112] = RunFeatures112,
                 [Load] = RunLoad,
                 [Pipeline] = RunPipeline,
                 [Head] = RunHead,
@@ -276,6 +278,55 @@ public sealed class BenchmarkSuite
             (m, output) = MeasureOutput(() => { using (CpuSpeed.Autocast()) return model.features.call(inputCl).to_type(ScalarType.Float32); });
             using (output)
                 _results.Add(WithNumerics(Measured(Features, name, AutocastBf16ChannelsLast, m, batch, flops), output, reference, logits: false) with
+                {
+                    Note = "the path nvgg uses: CPU autocast (bf16 compute, fp32 weights), channels-last",
+                });
+        }
+        finally
+        {
+            reference?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// What the <c>cpu</c> profile spends most of its time on: fc7 features (4,096 values) of 112×112 inputs, eval mode,
+    /// in fp32 NCHW, fp32 channels-last and the library's autocast bf16 channels-last.
+    /// </summary>
+    private void RunFeatures112()
+    {
+        int batch = _settings.Batch112;
+        string name = $"VGG19 fc7 features 112×112 (the cpu profile), batch {batch}";
+        _bench.BeginCase();
+        using var model = CreateVgg();
+        model.eval();
+        var summary = ModelSummary.Of(model, 112);
+        double flops = 2.0 * (summary.MacsUnder("features") + summary.MacsUnder("classifier.0") + summary.MacsUnder("classifier.3")) * batch;
+        using var g = new torch.Generator(5);
+        using var input = torch.randn([batch, 3, 112, 112], generator: g);
+        using var noGrad = torch.no_grad();
+        Tensor? reference = null;
+        try
+        {
+            Report($"{name} {Fp32Nchw}");
+            var (m, output) = MeasureOutput(() => model.ExtractFeatures(input, FeatureCut.AfterFc7));
+            reference = output;
+            _results.Add(Measured(Features112, name, Fp32Nchw, m, batch, flops));
+
+            Report($"{name} {Fp32ChannelsLast}");
+            _bench.BeginCase();
+            CpuSpeed.ConvertToChannelsLast(model);
+            using var inputCl = CpuSpeed.ToChannelsLast(input);
+            (m, output) = MeasureOutput(() => model.ExtractFeatures(inputCl, FeatureCut.AfterFc7));
+            using (output)
+                _results.Add(WithNumerics(Measured(Features112, name, Fp32ChannelsLast, m, batch, flops), output, reference, logits: false));
+
+            if (SkipAutocast(Features112, name))
+                return;
+            Report($"{name} {AutocastBf16ChannelsLast}");
+            _bench.BeginCase();
+            (m, output) = MeasureOutput(() => { using (CpuSpeed.Autocast()) return model.ExtractFeatures(inputCl, FeatureCut.AfterFc7).to_type(ScalarType.Float32); });
+            using (output)
+                _results.Add(WithNumerics(Measured(Features112, name, AutocastBf16ChannelsLast, m, batch, flops), output, reference, logits: false) with
                 {
                     Note = "the path nvgg uses: CPU autocast (bf16 compute, fp32 weights), channels-last",
                 });
@@ -501,7 +552,7 @@ public sealed class BenchmarkSuite
     /// </summary>
     public static string? DefaultConfiguration(string benchmarkCase) => benchmarkCase switch
     {
-        Forward or Train or Features => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast : Fp32ChannelsLast,
+        Forward or Train or Features or Features112 => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast : Fp32ChannelsLast,
         Load => "uint8",
         Pipeline or Head => Fp32,
         _ => null,

@@ -24,7 +24,7 @@ public static class PyTorchReference
     public static readonly string ScriptRelativePath = Path.Combine("bench", "pytorch_reference.py");
 
     /// <summary>The cases the script knows; others are not sent to it.</summary>
-    public static IReadOnlyList<string> Cases { get; } = [BenchmarkSuite.Matmul, BenchmarkSuite.Forward, BenchmarkSuite.Train, BenchmarkSuite.Features];
+    public static IReadOnlyList<string> Cases { get; } = [BenchmarkSuite.Matmul, BenchmarkSuite.Forward, BenchmarkSuite.Train, BenchmarkSuite.Features, BenchmarkSuite.Features112];
 
     /// <summary>bench/pytorch_reference.py found above the working directory or above this assembly; null where neither has it.</summary>
     public static string? FindScript()
@@ -62,6 +62,7 @@ public static class PyTorchReference
         start.Environment["NVGG_BENCH_MATMUL_SIZE"] = settings.MatmulSize.ToString(c);
         start.Environment["NVGG_BENCH_BATCH_224"] = settings.Batch224.ToString(c);
         start.Environment["NVGG_BENCH_BATCH_32"] = settings.Batch32.ToString(c);
+        start.Environment["NVGG_BENCH_BATCH_112"] = settings.Batch112.ToString(c);
         if (Runtime.NativeAllocator.IsKeepingFreedMemory)
             start.Environment["GLIBC_TUNABLES"] = Runtime.NativeAllocator.GlibcTunables; // the same allocator behaviour on both sides
         start.Environment["NVGG_BENCH_CASES"] = string.Join(',', settings.Cases.Where(Cases.Contains));

@@ -145,4 +145,18 @@ public class BenchmarkReportTests
         Assert.False(target.Met);
         Assert.StartsWith("fp32 channels-last (default): 5.00 images/s", target.Detail, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Features112_IsJudgedAgainstTwicePyTorch()
+    {
+        var results = Typical.Append(Line(BenchmarkSuite.Features112, BenchmarkSuite.AutocastBf16ChannelsLast, 60, 600) with { Default = true }).ToArray();
+        var pytorch = PyTorch() with { Results = [.. PyTorch().Results, new PyTorchResult(BenchmarkSuite.Features112, "fc7 features 112 batch 64", 64, 25, 250, 2.6, 1500)] };
+
+        var target = Assert.Single(Report(results).WithPyTorch(pytorch, null).Targets, t => t.Name == "features112 vs PyTorch");
+
+        Assert.Equal("≥ 2× PyTorch", target.Target);
+        Assert.Equal(2.4, target.Value!.Value, 9);
+        Assert.True(target.Met);
+        Assert.DoesNotContain(Report(results).WithPyTorch(pytorch, null).Targets, t => t.Name == "features112 vs fp32 matmul rate");
+    }
 }
