@@ -287,7 +287,7 @@ public sealed class TransferLearning
             PreprocessingFor(s), d.Precision == "bf16");
         string cacheDir = CacheDirectory(s);
         using var features = FeatureCache.GetOrCompute(backbone, test, spec, cacheDir, 64, device, Extraction);
-        Say($"test features ({d.Precision}, as the head was trained on): {(features.FromCache ? "read from the cache" : "computed")} ({features.Path})");
+        Say($"test features: {(features.FromCache ? "read from the cache" : "computed")} in {d.Precision}, as the head was trained on ({features.Path})");
         using var head = FeatureHead.Create(s.Cut, features.Features, classNames.Length);
         Checkpoint.Load(checkpointPath, head);
         head.to(device);
