@@ -89,6 +89,8 @@ internal static class Nvgg
             start.Environment[name] = value;
         foreach (string arg in args)
             start.ArgumentList.Add(arg);
+        if (interruptWhenStdoutHas is not null)
+            RestoreDefaultSigint();
         using var process = Process.Start(start)!;
         var stdoutText = new System.Text.StringBuilder();
         var stdout = Task.Run(async () =>
@@ -112,8 +114,30 @@ internal static class Nvgg
         if (!process.WaitForExit(limit))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"nvgg {string.Join(' ', args)} did not finish within {limit.TotalMinutes:F0} minutes");
+            process.WaitForExit();
+            string printed;
+            lock (stdoutText)
+                printed = stdoutText.ToString();
+            // What it printed says where it hung.
+            throw new TimeoutException($"nvgg {string.Join(' ', args)} did not finish within {limit.TotalMinutes:F0} minutes; " +
+                $"stdout: {Tail(printed)}; stderr: {Tail(stderr.IsCompleted ? stderr.Result : "")}");
         }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }
+
+    private static string Tail(string text) => text.Length <= 2000 ? text : "…" + text[^2000..];
+
+    /// <summary>
+    /// A process started in the background without job control (nohup, "cmd &amp;" in a script, some CI runners) inherits
+    /// SIGINT as ignored, and .NET keeps an ignored SIGINT ignored: the child would never see the Ctrl+C this test sends.
+    /// Restore the default disposition here, so the child inherits it as a terminal's foreground process would.
+    /// </summary>
+    private static void RestoreDefaultSigint()
+    {
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+            _ = Signal(2 /* SIGINT */, IntPtr.Zero /* SIG_DFL */);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "signal")]
+    private static extern IntPtr Signal(int signal, IntPtr handler);
 }
