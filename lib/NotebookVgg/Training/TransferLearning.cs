@@ -135,6 +135,8 @@ public sealed class TransferLearning
         if (settings.TrainPerClass is { } perClass)
         {
             var t = train.BalancedSubset(Math.Min(perClass, train.CountPerClass().Min()), seed);
+            // The full split's ratio: 4,500 training to 500 validation images per class, one validation image for every nine
+            // training images, rounded up (1,000 per class → 112).
             var v = validation.BalancedSubset(Math.Min(Math.Max(1, (perClass + 8) / 9), validation.CountPerClass().Min()), seed);
             train.Dispose();
             validation.Dispose();
