@@ -151,38 +151,7 @@ public sealed class BenchmarkSuite
         double flops = 2.0 * VggMacs224(model) * batch;
         using var g = new torch.Generator(2);
         using var input = torch.randn([batch, 3, 224, 224], generator: g);
-        using var noGrad = torch.no_grad();
-        Tensor? reference = null;
-        try
-        {
-            Report($"{name} {Fp32Nchw}");
-            var (m, output) = MeasureOutput(() => model.call(input));
-            reference = output;
-            _results.Add(Measured(Forward, name, Fp32Nchw, m, batch, flops) with { DistinctTop1Classes = DistinctTop1(reference) });
-
-            Report($"{name} {Fp32ChannelsLast}");
-            _bench.BeginCase();
-            CpuSpeed.ConvertToChannelsLast(model);
-            using var inputCl = CpuSpeed.ToChannelsLast(input);
-            (m, output) = MeasureOutput(() => model.call(inputCl));
-            using (output)
-                _results.Add(WithNumerics(Measured(Forward, name, Fp32ChannelsLast, m, batch, flops), output, reference, logits: true));
-
-            if (SkipAutocast(Forward, name))
-                return;
-            Report($"{name} {AutocastBf16ChannelsLast}");
-            _bench.BeginCase();
-            (m, output) = MeasureOutput(() => { using (CpuSpeed.Autocast()) return model.call(inputCl).to_type(ScalarType.Float32); });
-            using (output)
-                _results.Add(WithNumerics(Measured(Forward, name, AutocastBf16ChannelsLast, m, batch, flops), output, reference, logits: true) with
-                {
-                    Note = "the path nvgg uses: CPU autocast (bf16 compute, fp32 weights), channels-last",
-                });
-        }
-        finally
-        {
-            reference?.Dispose();
-        }
+        MeasureInference(Forward, name, model, input, (m, x) => m.call(x), batch, flops, logits: true);
     }
 
     private void RunTrain()
@@ -254,43 +223,11 @@ public sealed class BenchmarkSuite
         double flops = 2.0 * FeaturesMacs32(model) * batch;
         using var g = new torch.Generator(4);
         using var input = torch.randn([batch, 3, 32, 32], generator: g);
-        using var noGrad = torch.no_grad();
-        Tensor? reference = null;
-        try
-        {
-            Report($"{name} {Fp32Nchw}");
-            var (m, output) = MeasureOutput(() => model.features.call(input));
-            reference = output;
-            _results.Add(Measured(Features, name, Fp32Nchw, m, batch, flops));
-
-            Report($"{name} {Fp32ChannelsLast}");
-            _bench.BeginCase();
-            CpuSpeed.ConvertToChannelsLast(model);
-            using var inputCl = CpuSpeed.ToChannelsLast(input);
-            (m, output) = MeasureOutput(() => model.features.call(inputCl));
-            using (output)
-                _results.Add(WithNumerics(Measured(Features, name, Fp32ChannelsLast, m, batch, flops), output, reference, logits: false));
-
-            if (SkipAutocast(Features, name))
-                return;
-            Report($"{name} {AutocastBf16ChannelsLast}");
-            _bench.BeginCase();
-            (m, output) = MeasureOutput(() => { using (CpuSpeed.Autocast()) return model.features.call(inputCl).to_type(ScalarType.Float32); });
-            using (output)
-                _results.Add(WithNumerics(Measured(Features, name, AutocastBf16ChannelsLast, m, batch, flops), output, reference, logits: false) with
-                {
-                    Note = "the path nvgg uses: CPU autocast (bf16 compute, fp32 weights), channels-last",
-                });
-        }
-        finally
-        {
-            reference?.Dispose();
-        }
+        MeasureInference(Features, name, model, input, (m, x) => m.features.call(x), batch, flops, logits: false);
     }
 
     /// <summary>
-    /// What the <c>cpu</c> profile spends most of its time on: fc7 features (4,096 values) of 112×112 inputs, eval mode,
-    /// in fp32 NCHW, fp32 channels-last and the library's autocast bf16 channels-last.
+    /// What the <c>cpu</c> profile spends most of its time on: fc7 features (4,096 values) of 112×112 inputs, eval mode.
     /// </summary>
     private void RunFeatures112()
     {
@@ -303,30 +240,41 @@ public sealed class BenchmarkSuite
         double flops = 2.0 * (summary.MacsUnder("features") + summary.MacsUnder("classifier.0") + summary.MacsUnder("classifier.3")) * batch;
         using var g = new torch.Generator(5);
         using var input = torch.randn([batch, 3, 112, 112], generator: g);
+        MeasureInference(Features112, name, model, input, (m, x) => m.ExtractFeatures(x, FeatureCut.AfterFc7), batch, flops, logits: false);
+    }
+
+    /// <summary>
+    /// The inference lines of a case, in order: fp32 NCHW (the reference for the numerics), fp32 channels-last (the
+    /// model's conv weights are converted), and the library's own path, CPU autocast bf16 with channels-last inputs.
+    /// </summary>
+    private void MeasureInference(string benchmarkCase, string name, Vgg model, Tensor input, Func<Vgg, Tensor, Tensor> run,
+        int batch, double flops, bool logits)
+    {
         using var noGrad = torch.no_grad();
         Tensor? reference = null;
         try
         {
             Report($"{name} {Fp32Nchw}");
-            var (m, output) = MeasureOutput(() => model.ExtractFeatures(input, FeatureCut.AfterFc7));
+            var (m, output) = MeasureOutput(() => run(model, input));
             reference = output;
-            _results.Add(Measured(Features112, name, Fp32Nchw, m, batch, flops));
+            var nchw = Measured(benchmarkCase, name, Fp32Nchw, m, batch, flops);
+            _results.Add(logits ? nchw with { DistinctTop1Classes = DistinctTop1(reference) } : nchw);
 
             Report($"{name} {Fp32ChannelsLast}");
             _bench.BeginCase();
             CpuSpeed.ConvertToChannelsLast(model);
             using var inputCl = CpuSpeed.ToChannelsLast(input);
-            (m, output) = MeasureOutput(() => model.ExtractFeatures(inputCl, FeatureCut.AfterFc7));
+            (m, output) = MeasureOutput(() => run(model, inputCl));
             using (output)
-                _results.Add(WithNumerics(Measured(Features112, name, Fp32ChannelsLast, m, batch, flops), output, reference, logits: false));
+                _results.Add(WithNumerics(Measured(benchmarkCase, name, Fp32ChannelsLast, m, batch, flops), output, reference, logits));
 
-            if (SkipAutocast(Features112, name))
+            if (SkipAutocast(benchmarkCase, name))
                 return;
             Report($"{name} {AutocastBf16ChannelsLast}");
             _bench.BeginCase();
-            (m, output) = MeasureOutput(() => { using (CpuSpeed.Autocast()) return model.ExtractFeatures(inputCl, FeatureCut.AfterFc7).to_type(ScalarType.Float32); });
+            (m, output) = MeasureOutput(() => { using (CpuSpeed.Autocast()) return run(model, inputCl).to_type(ScalarType.Float32); });
             using (output)
-                _results.Add(WithNumerics(Measured(Features112, name, AutocastBf16ChannelsLast, m, batch, flops), output, reference, logits: false) with
+                _results.Add(WithNumerics(Measured(benchmarkCase, name, AutocastBf16ChannelsLast, m, batch, flops), output, reference, logits) with
                 {
                     Note = "the path nvgg uses: CPU autocast (bf16 compute, fp32 weights), channels-last",
                 });
