@@ -75,20 +75,26 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(input);
         using var scope = NewDisposeScope();
-        var x = input.dtype == ScalarType.Byte ? ImageTransforms.Prepare(input, Description.ImageSize, _preprocessing, _interpolation) : input;
+        var x = Prepared(input);
         x = CpuSpeed.ToChannelsLast(x);
         // The precision the model was trained in (features computed, or fine-tuned, in bf16): the same numbers again.
         // A features-mode head was trained in fp32 on fp32 copies of the features, so it runs outside autocast.
         Tensor output;
         using (Description.Precision == "bf16" && x.device_type == DeviceType.CPU ? CpuSpeed.Autocast() : null)
         {
-            output = _head is null ? _vgg.call(x)
-                : Description.FeatureCut == "fc7" ? _vgg.ExtractFeatures(x, FeatureCut.AfterFc7) : _vgg.features.call(x);
-            output = output.to_type(ScalarType.Float32);
+            output = (_head is null ? _vgg.call(x) : FrozenFeatures(x)).to_type(ScalarType.Float32);
         }
         var logits = _head is null ? output : _head.call(output);
         return logits.MoveToOuterDisposeScope();
     }
+
+    /// <summary>uint8 images resized and normalized as in training; float inputs are taken as already prepared.</summary>
+    private Tensor Prepared(Tensor input) =>
+        input.dtype == ScalarType.Byte ? ImageTransforms.Prepare(input, Description.ImageSize, _preprocessing, _interpolation) : input;
+
+    /// <summary>Features mode: the frozen network's output at the checkpoint's cut, what the head was trained on.</summary>
+    private Tensor FrozenFeatures(Tensor x) =>
+        Description.FeatureCut == "fc7" ? _vgg.ExtractFeatures(x, FeatureCut.AfterFc7) : _vgg.features.call(x);
 
     /// <summary>The first layer (backbone, then "head") whose output is not finite for these inputs, or null.</summary>
     public string? FirstNonFiniteLayer(Tensor input)
@@ -96,10 +102,10 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(input);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var x = input.dtype == ScalarType.Byte ? ImageTransforms.Prepare(input, Description.ImageSize, _preprocessing, _interpolation) : input;
+        var x = Prepared(input);
         if (_head is null)
             return _vgg.FirstNonFiniteLayer(x);
-        var features = Description.FeatureCut == "fc7" ? _vgg.ExtractFeatures(x, FeatureCut.AfterFc7) : _vgg.features.call(x);
+        var features = FrozenFeatures(x);
         if (!features.isfinite().all().item<bool>())
             return _vgg.FirstNonFiniteLayer(x) ?? $"the frozen network up to {Description.FeatureCut}";
         return _head.call(features).isfinite().all().item<bool>() ? null : "head";
