@@ -41,7 +41,7 @@ internal static partial class HtmlReport
         pre { background: #f6f8fa; padding: .6em .8em; overflow-x: auto; border-radius: 6px; font: 13px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; }
         .code pre.source { border-left: 3px solid #0969da; }
         .output { margin: .4em 0 .4em 1em; overflow-x: auto; }
-        .output pre { background: #fff; border: 1px solid #eaeef2; }
+        .output pre { background: #fff; border: 1px solid #eaeef2; white-space: pre-wrap; overflow-wrap: anywhere; } /* wraps like JupyterLab's outputs */
         .output pre.stderr { background: #fff8f0; }
         .output pre.error { background: #ffebe9; border-color: #ff8182; color: #82071e; }
         .output img { max-width: 100%; }
