@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Diagnostics;
 using System.Globalization;
 using NotebookVgg.Cli.Notebooks;
 using Spectre.Console;
@@ -87,7 +88,9 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             .Select(p => p.Split('=', 2))
             .Select(kv => new KeyValuePair<string, string>(kv[0], kv[1]))
             .ToList();
-        using var kernelLog = settings.KernelLog is { } logPath ? OpenLog(logPath) : null;
+        bool isChild = Environment.GetEnvironmentVariable(ChildVariable) == "1";
+        // Children of one run share its kernel log: the parent starts it empty, each child appends.
+        using var kernelLog = settings.KernelLog is { } logPath ? OpenLog(logPath, append: isChild) : null;
         var runner = new NotebookRunner(new NotebookRunOptions
         {
             Parameters = parameters,
@@ -103,16 +106,28 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             throw new InvalidOperationException($"{string.Join(" and ", clash)} would both be written to {clash.Key}; run them with different --output folders");
         // Every notebook is read and its parameters checked before the first one runs.
         var prepared = notebooks.Select(runner.Prepare).ToList();
+        if (prepared.Count > 1)
+        {
+            kernelLog?.Dispose();
+            return await RunEachInItsOwnProcessAsync(console, settings, prepared).ConfigureAwait(false);
+        }
         // Ctrl+C: the running cell fails as interrupted, the executed copy is still written, later notebooks do not run.
         // A second Ctrl+C ends the process at once.
         using var interrupt = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
+            if (isChild)
+            {
+                e.Cancel = true; // the parent decides, and says so on stdin (ListenToParent)
+                return;
+            }
             if (interrupt.IsCancellationRequested)
                 return;
             e.Cancel = true;
             interrupt.Cancel();
         };
+        if (isChild)
+            ListenToParent(interrupt);
         Console.CancelKeyPress += onCancel;
         var results = new List<NotebookRunResult>();
         try
@@ -134,21 +149,152 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         }
         if (interrupt.IsCancellationRequested)
             return Interrupted;
-        if (results.Count > 1)
-        {
-            int failed = results.Count(r => !r.Succeeded);
-            console.MarkupLine(failed == 0
-                ? $"[green]{results.Count} notebooks passed[/]"
-                : $"[red]{failed} of {results.Count} notebooks failed[/]: {Markup.Escape(string.Join(", ", results.Where(r => !r.Succeeded).Select(r => Path.GetFileName(r.InputPath))))}");
-        }
         return results.All(r => r.Succeeded) ? 0 : NvggApp.Failure;
     }
 
-    private static StreamWriter OpenLog(string path)
+    /// <summary>Set in a child's environment: the child runs one notebook of its parent's run.</summary>
+    private const string ChildVariable = "NOTEBOOKVGG_RUN_CHILD";
+
+    /// <summary>
+    /// Several notebooks: each runs in a child nvgg process of its own, so that a notebook that ends its process
+    /// (Environment.Exit, a native crash) fails alone and the next notebooks still run. The child writes its own
+    /// lines and executed copy; Ctrl+C here is passed on to the running child through its stdin.
+    /// </summary>
+    private static async Task<int> RunEachInItsOwnProcessAsync(IAnsiConsole console, Settings settings, IReadOnlyList<NotebookRunState> notebooks)
+    {
+        if (settings.KernelLog is { } logPath)
+            OpenLog(logPath, append: false).Dispose();
+        using var interrupt = new CancellationTokenSource();
+        Process? child = null;
+        int interrupts = 0;
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            // First Ctrl+C: the child stops its cell and writes its copy. Second: the child ends at once, and so does this process.
+            if (++interrupts > 1)
+                e.Cancel = false;
+            else
+                e.Cancel = true;
+            interrupt.Cancel();
+            TellChild(child, "interrupt");
+        };
+        Console.CancelKeyPress += onCancel;
+        var failed = new List<string>();
+        int run = 0;
+        try
+        {
+            foreach (var state in notebooks)
+            {
+                if (interrupt.IsCancellationRequested)
+                    break;
+                child = Process.Start(ChildStartInfo(settings, state.Document.Path))!;
+                if (interrupt.IsCancellationRequested)
+                    TellChild(child, "interrupt");
+                await child.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+                int code = child.ExitCode;
+                child.Dispose();
+                child = null;
+                run++;
+                if (code == Interrupted)
+                    return Interrupted;
+                if (code == 0)
+                    continue;
+                failed.Add(state.Name);
+                if (code != NvggApp.Failure)
+                {
+                    // Killed by a signal or a crash: the child could not say so itself.
+                    string how = code > 128 ? $"signal {code - 128}" : $"exit code {code}";
+                    Console.Error.WriteLine($"nvgg run: {state.Name}: the kernel's process ended ({how}) before the notebook finished");
+                }
+            }
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+        if (interrupt.IsCancellationRequested)
+            return Interrupted;
+        console.MarkupLine(failed.Count == 0
+            ? $"[green]{run} notebooks passed[/]"
+            : $"[red]{failed.Count} of {run} notebooks failed[/]: {Markup.Escape(string.Join(", ", failed))}");
+        return failed.Count == 0 ? 0 : NvggApp.Failure;
+    }
+
+    /// <summary>The same nvgg, for one notebook, with the options of this run.</summary>
+    private static ProcessStartInfo ChildStartInfo(Settings settings, string notebook)
+    {
+        string host = Environment.ProcessPath ?? "dotnet";
+        var start = new ProcessStartInfo(host) { UseShellExecute = false, RedirectStandardInput = true };
+        // Run as "dotnet nvgg.dll": the child needs the assembly too.
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+            start.ArgumentList.Add(typeof(RunCommand).Assembly.Location);
+        start.ArgumentList.Add("run");
+        start.ArgumentList.Add(notebook);
+        foreach (string parameter in settings.Parameters)
+        {
+            start.ArgumentList.Add("-p");
+            start.ArgumentList.Add(parameter);
+        }
+        if (settings.Output is { } output)
+        {
+            start.ArgumentList.Add("--output");
+            start.ArgumentList.Add(Path.GetFullPath(output));
+        }
+        if (settings.Html)
+            start.ArgumentList.Add("--html");
+        if (settings.Timeout is { } timeout)
+        {
+            start.ArgumentList.Add("--timeout");
+            start.ArgumentList.Add(timeout.ToString("R", CultureInfo.InvariantCulture));
+        }
+        if (settings.KernelLog is { } log)
+        {
+            start.ArgumentList.Add("--kernel-log");
+            start.ArgumentList.Add(Path.GetFullPath(log));
+        }
+        start.Environment[ChildVariable] = "1";
+        return start;
+    }
+
+    private static void TellChild(Process? child, string line)
+    {
+        try
+        {
+            child?.StandardInput.WriteLine(line);
+            child?.StandardInput.Flush();
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            // The child has just ended: nothing to tell.
+        }
+    }
+
+    /// <summary>
+    /// In a child: "interrupt" on stdin (the parent's Ctrl+C) stops the running cell; a second one, or the parent
+    /// going away (end of stdin), ends this process at once.
+    /// </summary>
+    private static void ListenToParent(CancellationTokenSource interrupt)
+    {
+        var thread = new Thread(() =>
+        {
+            while (true)
+            {
+                string? line = Console.In.ReadLine();
+                if (interrupt.IsCancellationRequested)
+                    Environment.Exit(Interrupted);
+                interrupt.Cancel();
+                if (line is null)
+                    return;
+            }
+        })
+        { IsBackground = true, Name = "nvgg run: the parent's interrupts" };
+        thread.Start();
+    }
+
+    private static StreamWriter OpenLog(string path, bool append)
     {
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        return new StreamWriter(full, append: false) { AutoFlush = true };
+        return new StreamWriter(full, append) { AutoFlush = true };
     }
 
     private static void WriteCellLine(IAnsiConsole console, NotebookRunState state, CellResult cell)

@@ -83,6 +83,35 @@ public class RunCommandTests
     }
 
     [Fact]
+    public void Run_ANotebookThatEndsTheProcess_FailsAlone_AndTheNextNotebooksStillRun()
+    {
+        using var temp = new TempDirectory();
+        File.WriteAllText(temp.Combine("1-exits.ipynb"), """
+            { "nbformat": 4, "nbformat_minor": 5,
+              "metadata": { "kernelspec": { "name": ".net-csharp", "display_name": ".NET (C#)", "language": "C#" } },
+              "cells": [
+                { "cell_type": "code", "id": "a", "metadata": {}, "execution_count": null, "outputs": [], "source": "System.Environment.Exit(0);" },
+                { "cell_type": "code", "id": "b", "metadata": {}, "execution_count": null, "outputs": [], "source": "2 + 2" }
+              ] }
+            """);
+        File.Copy(Path.Combine(SourceFolder, "parameters.ipynb"), temp.Combine("2-parameters.ipynb"));
+
+        var run = Nvgg.Run(temp.Path, "run", ".", "--output", "out", "--kernel-log", "kernel.log");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("1-exits.ipynb: the notebook ended the kernel's process (Environment.Exit)", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("2-parameters.ipynb: 5 cells passed", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("1 of 2 notebooks failed: 1-exits.ipynb", run.Stdout, StringComparison.Ordinal);
+        var exited = CodeCell(ReadJson(temp.Combine("out", "1-exits.executed.ipynb")), 0);
+        Assert.Equal("KernelExited", (string?)exited["outputs"]![0]!["ename"]);
+        Assert.True(File.Exists(temp.Combine("out", "2-parameters.executed.ipynb")));
+        // Each notebook runs in a process of its own; their kernels log to the one file.
+        string log = File.ReadAllText(temp.Combine("kernel.log"));
+        Assert.Contains("1-exits.ipynb (started", log, StringComparison.Ordinal);
+        Assert.Contains("2-parameters.ipynb (started", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Run_ACellThatLeavesAForegroundThreadRunning_StillEndsTheProcess()
     {
         using var temp = new TempDirectory();
@@ -145,6 +174,21 @@ public class RunCommandTests
         Assert.Contains("nvgg run: hangs.ipynb: cell 2 failed: OperationCanceledException: the run was interrupted (Ctrl+C)", run.Stderr, StringComparison.Ordinal);
         var hung = CodeCell(ReadJson(temp.Combine("hangs.executed.ipynb")), 1);
         Assert.Equal("OperationCanceledException", (string?)((JsonArray)hung["outputs"]!).OfType<JsonObject>().Last()["ename"]);
+    }
+
+    [Fact]
+    public void Run_CtrlC_DuringAFolder_StopsTheChildsCell_WritesItsCopy_AndRunsNoMoreNotebooks()
+    {
+        using var temp = new TempDirectory();
+        File.Copy(Path.Combine(SourceFolder, "hangs.ipynb"), temp.Combine("1-hangs.ipynb"));
+        File.Copy(Path.Combine(SourceFolder, "parameters.ipynb"), temp.Combine("2-parameters.ipynb"));
+
+        var run = Nvgg.RunAndInterrupt(temp.Path, interruptWhenStdoutHas: "cell 1 [1]", "run", ".");
+
+        Assert.Equal(RunCommand.Interrupted, run.ExitCode);
+        Assert.Contains("nvgg run: 1-hangs.ipynb: cell 2 failed: OperationCanceledException: the run was interrupted (Ctrl+C)", run.Stderr, StringComparison.Ordinal);
+        Assert.True(File.Exists(temp.Combine("1-hangs.executed.ipynb")));
+        Assert.False(File.Exists(temp.Combine("2-parameters.executed.ipynb")));
     }
 
     [Fact]
