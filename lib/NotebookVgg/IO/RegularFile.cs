@@ -16,7 +16,9 @@ public static class RegularFile
         var info = new FileInfo(path);
         if (!info.Exists)
             throw new FileNotFoundException($"{path}: no such {what}", path);
-        if (info.Length == 0)
+        // A link is judged by what it points to: /dev/fd/N from a shell's <(…) points to "pipe:[…]", which is no file.
+        var target = info.LinkTarget is null ? info : info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo;
+        if (target is null || !target.Exists || target.Length == 0)
             throw new InvalidDataException($"{path}: empty, or not a regular file (a pipe or a device); not {what}");
     }
 }

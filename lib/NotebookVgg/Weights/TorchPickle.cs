@@ -400,8 +400,10 @@ internal sealed class TorchPickle
 
     private TensorRef Tensor(StorageRef storage, long offset, long[] size, long[] stride, int at)
     {
-        if (size.Length != stride.Length || offset < 0)
+        if (size.Length != stride.Length)
             throw Corrupt($"tensor at byte {at}: shape and strides disagree");
+        if (offset < 0)
+            throw Corrupt($"tensor at byte {at}: negative storage offset {offset}");
         if (size.All(s => s > 0))
         {
             // The furthest element the view touches must lie inside the storage.

@@ -39,4 +39,23 @@ public sealed class RegularFileTests : IDisposable
         var ex = Assert.IsType<InvalidDataException>(await attempt);
         Assert.StartsWith(fifo + ": empty, or not a regular file", ex.Message, StringComparison.Ordinal);
     }
+    [Theory]
+    [MemberData(nameof(Readers))]
+    public void AShellsProcessSubstitution_ALinkToAnAnonymousPipe_IsRefusedNamingIt(string reader)
+    {
+        // bash's <(cat FILE) passes /dev/fd/N, a link to "pipe:[…]"; it used to fail with "Stream does not support seeking."
+        using var pipe = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.Out);
+        string path = $"/proc/self/fd/{pipe.ClientSafePipeHandle.DangerousGetHandle()}";
+        Assert.True(File.Exists(path), $"{path} does not show the pipe");
+        Action read = reader switch
+        {
+            "weights" => () => StateDict.Read(path).Dispose(),
+            "image" => () => ImageFiles.Read(path).Dispose(),
+            "checkpoint" => () => Checkpoint.ReadState(path),
+            _ => () => Cifar10.ExtractAsync(path, _dir.Combine("data")).GetAwaiter().GetResult(),
+        };
+
+        var ex = Assert.IsType<InvalidDataException>(Record.Exception(read));
+        Assert.StartsWith(path + ": empty, or not a regular file", ex.Message, StringComparison.Ordinal);
+    }
 }

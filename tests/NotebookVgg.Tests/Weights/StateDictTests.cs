@@ -79,6 +79,24 @@ public sealed class StateDictTests : IDisposable
     }
 
     [Theory]
+    [InlineData("size-beyond-storage", "tensor of shape [4, 4] at byte 164 reaches element 15 of storage 0, which holds 4")]
+    [InlineData("offset-beyond-storage", "tensor of shape [2] at byte 160 reaches element 101 of storage 0, which holds 4")]
+    [InlineData("negative-offset", "tensor at byte 163: negative storage offset -3")]
+    [InlineData("negative-stride", "bad tensor shape at byte 167")]
+    [InlineData("negative-size", "bad tensor shape at byte 163")]
+    [InlineData("huge-shape", "bad tensor shape at byte 176")]
+    [InlineData("overflowing-shape", "bad tensor shape at byte 172")]
+    [InlineData("huge-storage", "bad storage size for storage 0 at byte 145")]
+    [InlineData("entry-claims-2gib", "zip entry archive/data/0 is implausibly large (2,147,487,744 bytes)")]
+    public void ATensorRecordThatLies_IsOneLineNamingTheFile(string name, string expected)
+    {
+        // tests/fixtures/make_hostile.py: valid zips and pickles whose numbers point outside the data or overflow.
+        string path = WeightFixtures.Path(System.IO.Path.Combine("hostile", name + ".pth"));
+        var ex = Assert.Throws<InvalidDataException>(() => StateDict.Read(path));
+        Assert.Equal($"{path}: {expected}", ex.Message);
+    }
+
+    [Theory]
     [InlineData("evil.legacy.pth")]
     [InlineData("evil.zip.pth")]
     public void HostilePickle_IsRefused_NamingTheGlobal_AndRunsNothing(string file)
