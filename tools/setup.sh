@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds NotebookVgg (Release) when anything under lib/ is newer than the last build, and makes
-# TorchSharp's native runtime loadable (nvgg doctor runs the fix; see environment.md).
+# TorchSharp's native runtime loadable (nvgg doctor --fix; see environment.md).
 # Idempotent and quick when nothing changed. Used by ./nvgg and ./test.sh.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +21,7 @@ fi
 if [ ! -f "$stamp" ] || [ -n "$newer" ]; then
   echo "setup: building NotebookVgg (Release)..." >&2
   dotnet build NotebookVgg.sln -c Release --nologo -v quiet -clp:ErrorsOnly >&2
-  # First use patches libLibTorchSharp.so (build output and NuGet cache) where the system needs it.
-  dotnet "$stamp" doctor >/dev/null || { dotnet "$stamp" doctor >&2; exit 1; }
+  # Where the system's libstdc++ is too old for TorchSharp (Debian 12), write the patched copy of libLibTorchSharp.so
+  # into ~/.cache/notebookvgg/native; it prints what it wrote and how to undo it. The NuGet cache is never changed.
+  dotnet "$stamp" doctor --fix >/dev/null || { dotnet "$stamp" doctor >&2; exit 1; }
 fi

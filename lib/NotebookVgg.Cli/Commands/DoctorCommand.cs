@@ -1,12 +1,11 @@
 using System.ComponentModel;
-using NotebookVgg.IO;
 using NotebookVgg.Runtime;
 using Spectre.Console;
 using Spectre.Console.Cli;
-using TorchSharp;
 
 namespace NotebookVgg.Cli.Commands;
 
+/// <summary><c>nvgg doctor</c>: reports, and changes nothing; <c>--fix</c> applies the native-runtime fix where it is needed.</summary>
 internal sealed class DoctorCommand : Command<DoctorCommand.Settings>
 {
     public sealed class Settings : CommandSettings
@@ -14,10 +13,26 @@ internal sealed class DoctorCommand : Command<DoctorCommand.Settings>
         [CommandOption("--json")]
         [Description("Print the report as JSON.")]
         public bool Json { get; init; }
+
+        [CommandOption("--fix")]
+        [Description("Where this system's libstdc++ is too old for TorchSharp (Debian 12, Ubuntu 22.04), write a patched copy of " +
+            "libLibTorchSharp.so to ~/.cache/notebookvgg/native (or $NOTEBOOKVGG_NATIVE) and say so; the NuGet cache is never changed.")]
+        public bool Fix { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        if (settings.Fix)
+        {
+            var changes = NativeRuntime.ApplyFix();
+            if (changes.Count > 0)
+            {
+                // The fix takes effect in a new process (this one already chose what to load): report from one.
+                foreach (string line in changes)
+                    Console.Error.WriteLine("nvgg doctor --fix: " + line);
+                return ReportInNewProcess(settings);
+            }
+        }
         var report = EnvironmentReport.Collect();
         if (settings.Json)
         {
@@ -29,7 +44,25 @@ internal sealed class DoctorCommand : Command<DoctorCommand.Settings>
             table.AddRow(Markup.Escape(name), Markup.Escape(value));
         AnsiConsole.Write(table);
         if (!report.TorchWorks)
-            throw new InvalidOperationException($"TorchSharp does not compute: {report.TorchError}");
+        {
+            throw new InvalidOperationException(report.NativeRuntime is { FixNeeded: true, FixActive: false }
+                ? $"TorchSharp does not load: its native library needs {NativeRuntime.MarkerVersion}; run ./nvgg doctor --fix"
+                : $"TorchSharp does not compute: {report.TorchError}");
+        }
         return 0;
+    }
+
+    private static int ReportInNewProcess(Settings settings)
+    {
+        string host = Environment.ProcessPath ?? "dotnet";
+        var start = new System.Diagnostics.ProcessStartInfo(host) { UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+            start.ArgumentList.Add(typeof(DoctorCommand).Assembly.Location);
+        start.ArgumentList.Add("doctor");
+        if (settings.Json)
+            start.ArgumentList.Add("--json");
+        using var child = System.Diagnostics.Process.Start(start)!;
+        child.WaitForExit();
+        return child.ExitCode;
     }
 }

@@ -21,7 +21,7 @@ public static class ProjectPaths
     /// <summary>The data folder: <paramref name="explicitPath"/>, else <c>$NOTEBOOKVGG_DATA</c>, else <c>&lt;repo&gt;/data</c>, else <c>~/.cache/notebookvgg</c>.</summary>
     public static string DataDirectory(string? explicitPath = null) =>
         Path.GetFullPath(FirstNonEmpty(explicitPath, Environment.GetEnvironmentVariable(DataEnvironmentVariable))
-            ?? (RepositoryRoot is { } root ? Path.Combine(root, "data") : UserCache()));
+            ?? (RepositoryRoot is { } root ? Path.Combine(root, "data") : UserCacheDirectory()));
 
     /// <summary>The weights cache: <paramref name="explicitPath"/>, else <c>$NOTEBOOKVGG_WEIGHTS</c>, else <c>&lt;data&gt;/weights</c>.</summary>
     public static string WeightsDirectory(string? explicitPath = null) =>
@@ -40,7 +40,8 @@ public static class ProjectPaths
         return File.Exists(path) ? path : null;
     }
 
-    private static string UserCache()
+    /// <summary>The per-user cache folder of this project: <c>$XDG_CACHE_HOME/notebookvgg</c>, else <c>~/.cache/notebookvgg</c>.</summary>
+    public static string UserCacheDirectory()
     {
         string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
         string baseDir = !string.IsNullOrEmpty(xdg) ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");

@@ -57,7 +57,7 @@ public static class NotebookSetup
                 ? AppDomain.CurrentDomain.GetAssemblies().FirstOrDefault(a => a.GetName().Name == "FSharp.Core")
                 : null;
         }
-        NativeRuntime.EnsureReady();
+        NativeRuntime.ThrowIfNotReady();
         NativeAllocator.KeepFreedMemory(); // libtorch's big buffers reused instead of re-faulted: 2–3× faster on glibc
         TorchSharp.torch.random.manual_seed(seed);
         return EnvironmentReport.Collect();

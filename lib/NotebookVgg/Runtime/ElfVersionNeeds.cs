@@ -27,23 +27,26 @@ public static class ElfVersionNeeds
     }
 
     /// <summary>
-    /// Marks the requirement of <paramref name="version"/> weak, so the dynamic loader accepts the library on
-    /// systems whose provider lacks that version. Writes a temporary file and renames it over the original,
-    /// so a process that has the old file open or mapped is unaffected. Returns true if the file changed.
+    /// Writes a copy of <paramref name="source"/> to <paramref name="destination"/> (atomically) with the requirement of
+    /// <paramref name="version"/> weak, so the dynamic loader accepts the copy on systems whose provider lacks that
+    /// version; <paramref name="source"/> is only read.
     /// </summary>
-    public static bool MakeWeak(string path, string version)
+    public static void WriteWeakCopy(string source, string destination, string version)
     {
-        byte[] elf = File.ReadAllBytes(path);
+        byte[] elf = File.ReadAllBytes(source);
+        MarkWeak(elf, source, version);
+        AtomicFile.WriteAllBytes(destination, elf);
+    }
+
+    private static bool MarkWeak(byte[] elf, string path, string version)
+    {
         var targets = Read(elf, path).Where(r => r.Version == version && !r.IsWeak).ToList();
-        if (targets.Count == 0)
-            return false;
         foreach (var r in targets)
         {
             ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan((int)r.FlagsOffset));
             BinaryPrimitives.WriteUInt16LittleEndian(elf.AsSpan((int)r.FlagsOffset), (ushort)(flags | VerFlgWeak));
         }
-        AtomicFile.WriteAllBytes(path, elf, preserveMode: true);
-        return true;
+        return targets.Count > 0;
     }
 
     private static List<Requirement> Read(byte[] elf, string path)

@@ -78,7 +78,9 @@ public sealed record EnvironmentReport(
         yield return ("CUDA", CudaAvailable ? $"yes ({CudaDeviceCount} device(s))" : "no");
         yield return ("torch threads", Threads.ToString(System.Globalization.CultureInfo.InvariantCulture));
         yield return ("native-runtime fix", !NativeRuntime.FixNeeded ? "not needed (system libstdc++ is new enough)"
-            : NativeRuntime.FixActive ? $"active on {NativeRuntime.LibTorchSharpFiles.Count} file(s)" : "NOT active");
+            : NativeRuntime.FixedCopy is { } copy ? $"active: libLibTorchSharp.so loaded from {copy}"
+            : NativeRuntime.FixActive ? "active: the package's copies were patched in place by an earlier NotebookVgg"
+            : "NEEDED, not applied: run ./nvgg doctor --fix");
         yield return ("libtorch loaded from", NativeRuntime.LibTorchDirectory ?? "(by name)");
         yield return ("bfloat16", CpuSpeed.HasNativeBf16
             ? "native on this CPU: precision auto may use it (each run checks it against fp32 first)"

@@ -8,13 +8,21 @@ namespace NotebookVgg.Runtime;
 /// <summary>
 /// Makes TorchSharp's native runtime load on systems whose libstdc++ is older than the one it was built
 /// against (Debian 12, Ubuntu 22.04), and makes it load libtorch from its own package even when a system
-/// libtorch (Debian's python3-torch) is installed. Call <see cref="EnsureReady"/> before the first tensor;
-/// the library's module initializer does so, so any use of NotebookVgg first is enough.
+/// libtorch (Debian's python3-torch) is installed.
 /// </summary>
+/// <remarks>
+/// Two steps, so that nothing changes behind the user's back. <see cref="ApplyFix"/> (<c>nvgg doctor --fix</c>, run by
+/// <c>tools/setup.sh</c>) writes a patched copy of libLibTorchSharp.so into a folder this project owns
+/// (<see cref="FixDirectory"/>); the package in the NuGet cache is only read. <see cref="EnsureReady"/> (the library's
+/// module initializer calls it) writes nothing: it points TorchSharp at that copy and preloads libtorch by full path.
+/// </remarks>
 public static class NativeRuntime
 {
     /// <summary>The libstdc++ version libLibTorchSharp.so 0.107.0 asks for, only for a marker symbol nothing calls.</summary>
     public const string MarkerVersion = "GLIBCXX_3.4.32";
+
+    /// <summary>Environment variable that overrides <see cref="FixDirectory"/>.</summary>
+    public const string FixDirectoryEnvironmentVariable = "NOTEBOOKVGG_NATIVE";
 
     private const string LibTorchSharpFile = "libLibTorchSharp.so";
     private static readonly object Gate = new();
@@ -24,9 +32,22 @@ public static class NativeRuntime
     public static NativeRuntimeStatus Status => _status ?? EnsureReady();
 
     /// <summary>
-    /// Idempotent. On Linux, if the system libstdc++ lacks <see cref="MarkerVersion"/>, marks that requirement
-    /// weak in every copy of libLibTorchSharp.so this process could load (build output, NuGet cache); then
-    /// preloads libtorch from the package folder next to it. A no-op elsewhere.
+    /// Where <see cref="ApplyFix"/> puts its patched copy: <c>$NOTEBOOKVGG_NATIVE</c>, else
+    /// <c>~/.cache/notebookvgg/native/torchsharp-VERSION</c> (<c>$XDG_CACHE_HOME</c> respected).
+    /// </summary>
+    public static string FixDirectory =>
+        Environment.GetEnvironmentVariable(FixDirectoryEnvironmentVariable) is { Length: > 0 } dir
+            ? Path.GetFullPath(dir)
+            : Path.Combine(IO.ProjectPaths.UserCacheDirectory(), "native", "torchsharp-" + TorchSharpVersion);
+
+    /// <summary>The patched copy's path (present or not).</summary>
+    public static string FixedCopy => Path.Combine(FixDirectory, LibTorchSharpFile);
+
+    /// <summary>
+    /// Idempotent, and writes no file. On Linux: if the system libstdc++ lacks <see cref="MarkerVersion"/> and the
+    /// patched copy exists, TorchSharp loads libLibTorchSharp.so from it; libtorch is preloaded from its package folder.
+    /// A no-op elsewhere. When the fix is needed and absent, <see cref="NativeRuntimeStatus.FixActive"/> is false and
+    /// <see cref="ThrowIfNotReady"/> says what to run.
     /// </summary>
     public static NativeRuntimeStatus EnsureReady()
     {
@@ -35,29 +56,75 @@ public static class NativeRuntime
             if (_status is not null)
                 return _status;
             if (!OperatingSystem.IsLinux())
-                return _status = new NativeRuntimeStatus(false, false, [], [], null);
+                return _status = new NativeRuntimeStatus(false, false, [], null, null);
 
             string? libstdcxx = FindSystemLibStdCxx();
-            bool systemHasMarker = libstdcxx is not null && FileContains(libstdcxx, MarkerVersion);
+            bool needed = libstdcxx is null || !FileContains(libstdcxx, MarkerVersion);
             var candidates = CandidateLibTorchSharpFiles().ToList();
-            var patched = new List<string>();
-            if (!systemHasMarker)
-            {
-                foreach (string file in candidates)
-                {
-                    if (ElfVersionNeeds.MakeWeak(file, MarkerVersion))
-                        patched.Add(file);
-                }
-            }
+            string? usedCopy = null;
+            if (needed && File.Exists(FixedCopy) && IsMarkerWeak(FixedCopy))
+                usedCopy = LoadLibTorchSharpFrom(FixedCopy) ? FixedCopy : null;
             var preloaded = PreloadLibTorch(candidates);
             if (preloaded is not null)
                 Nnpack.Disable(Path.Combine(preloaded, "libtorch_cpu.so"));
-            return _status = new NativeRuntimeStatus(
-                FixNeeded: !systemHasMarker,
-                FixActive: !systemHasMarker && candidates.Count > 0 && candidates.All(IsMarkerWeak),
-                LibTorchSharpFiles: candidates,
-                PatchedNow: patched,
-                LibTorchDirectory: preloaded);
+            // A copy patched in place by an earlier NotebookVgg (which changed the NuGet cache) also loads.
+            bool active = !needed || usedCopy is not null || (candidates.Count > 0 && candidates.All(IsMarkerWeak));
+            return _status = new NativeRuntimeStatus(needed, active, candidates, usedCopy, preloaded);
+        }
+    }
+
+    /// <summary>Throws, saying what to run, when TorchSharp cannot load here until <c>nvgg doctor --fix</c> has run.</summary>
+    public static void ThrowIfNotReady()
+    {
+        var status = EnsureReady();
+        if (status.FixNeeded && !status.FixActive)
+            throw new InvalidOperationException(
+                $"TorchSharp's native library asks for {MarkerVersion}, which this system's libstdc++ lacks: run ./nvgg doctor --fix " +
+                $"once (tools/setup.sh does it); it writes a patched copy to {FixDirectory} and changes nothing else");
+    }
+
+    /// <summary>
+    /// <c>nvgg doctor --fix</c>: where the system needs it, writes a copy of the package's libLibTorchSharp.so with the
+    /// <see cref="MarkerVersion"/> requirement marked weak into <see cref="FixDirectory"/>, and nothing else. Returns what
+    /// it did, one line each (empty: nothing to do).
+    /// </summary>
+    public static IReadOnlyList<string> ApplyFix()
+    {
+        var status = EnsureReady();
+        if (!status.FixNeeded)
+            return [];
+        if (File.Exists(FixedCopy) && IsMarkerWeak(FixedCopy))
+            return [];
+        string source = PackageLibTorchSharp()
+            ?? throw new FileNotFoundException($"no {LibTorchSharpFile} of TorchSharp {TorchSharpVersion} found to copy (restore the packages: dotnet build NotebookVgg.sln)");
+        Directory.CreateDirectory(FixDirectory);
+        ElfVersionNeeds.WriteWeakCopy(source, FixedCopy, MarkerVersion);
+        return
+        [
+            $"wrote {FixedCopy}: a copy of {source} whose {MarkerVersion} requirement is weak (the one symbol that needs it is never called)",
+            $"TorchSharp loads it from the next process on; nothing else was changed. To undo: rm -r {FixDirectory}",
+        ];
+    }
+
+    /// <summary>The package's own libLibTorchSharp.so (not a copy patched in place), to copy from.</summary>
+    private static string? PackageLibTorchSharp()
+    {
+        var files = CandidateLibTorchSharpFiles().ToList();
+        return files.FirstOrDefault(f => !IsMarkerWeak(f)) ?? files.FirstOrDefault();
+    }
+
+    /// <summary>TorchSharp's DllImport("LibTorchSharp") and its own loader resolve to <paramref name="file"/>.</summary>
+    private static bool LoadLibTorchSharpFrom(string file)
+    {
+        try
+        {
+            NativeLibrary.SetDllImportResolver(typeof(torch).Assembly, (name, _, _) =>
+                name is "LibTorchSharp" or "libLibTorchSharp" or LibTorchSharpFile ? NativeLibrary.Load(file) : IntPtr.Zero);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // someone else set TorchSharp's resolver first: leave theirs
         }
     }
 
@@ -78,8 +145,7 @@ public static class NativeRuntime
             // NuGet cache layout: torchsharp/<version>/lib/<tfm>/TorchSharp.dll and .../runtimes/linux-x64/native/
             dirs.Add(Path.GetFullPath(Path.Combine(torchSharpDir, "..", "..", "runtimes", "linux-x64", "native")));
         }
-        // The NuGet cache copy is what a notebook kernel's #r "nuget: TorchSharp" loads: fix it too, even
-        // when this process runs from a build output.
+        // The NuGet cache copy is what a notebook kernel's #r "nuget: TorchSharp" loads (read only, never changed).
         dirs.Add(Path.Combine(NuGetPackagesFolder(), "torchsharp", TorchSharpVersion, "runtimes", "linux-x64", "native"));
         return dirs
             .Select(d => Path.GetFullPath(Path.Combine(d, LibTorchSharpFile)))
@@ -201,13 +267,13 @@ internal static unsafe class Nnpack
 
 /// <summary>What <see cref="NativeRuntime.EnsureReady"/> found and did.</summary>
 /// <param name="FixNeeded">The system libstdc++ lacks <see cref="NativeRuntime.MarkerVersion"/>.</param>
-/// <param name="FixActive">Every libLibTorchSharp.so found carries the weak requirement.</param>
-/// <param name="LibTorchSharpFiles">The copies found.</param>
-/// <param name="PatchedNow">The copies this call changed.</param>
+/// <param name="FixActive">TorchSharp can load here: the fix is not needed, or the patched copy is in use.</param>
+/// <param name="LibTorchSharpFiles">The package's copies found (build output, NuGet cache); only read.</param>
+/// <param name="FixedCopy">The patched copy TorchSharp loads (<see cref="NativeRuntime.ApplyFix"/>); null when not used.</param>
 /// <param name="LibTorchDirectory">Where libtorch was preloaded from.</param>
 public sealed record NativeRuntimeStatus(
     bool FixNeeded,
     bool FixActive,
     IReadOnlyList<string> LibTorchSharpFiles,
-    IReadOnlyList<string> PatchedNow,
+    string? FixedCopy,
     string? LibTorchDirectory);

@@ -31,10 +31,11 @@ public class NativeRuntimeTests
     }
 
     [Fact]
-    public void MakeWeak_MarksOnlyTheNamedVersion_AndIsIdempotent()
+    public void WriteWeakCopy_MarksOnlyTheNamedVersion_LeavesTheSourceAlone_AndIsIdempotent()
     {
         string original = NativeRuntime.Status.LibTorchSharpFiles[0];
         string copy = Path.Combine(Path.GetTempPath(), $"nvgg-elf-{Guid.NewGuid():N}.so");
+        string weak = copy + ".weak.so", again = copy + ".again.so";
         File.Copy(original, copy);
         try
         {
@@ -47,19 +48,22 @@ public class NativeRuntimeTests
             var before = ElfVersionNeeds.Read(copy);
             Assert.False(Assert.Single(before, r => r.Version == NativeRuntime.MarkerVersion).IsWeak);
 
-            Assert.True(ElfVersionNeeds.MakeWeak(copy, NativeRuntime.MarkerVersion));
-            var after = ElfVersionNeeds.Read(copy);
+            ElfVersionNeeds.WriteWeakCopy(copy, weak, NativeRuntime.MarkerVersion);
+            Assert.Equal(bytes, File.ReadAllBytes(copy)); // the source is only read
+            var after = ElfVersionNeeds.Read(weak);
             Assert.True(Assert.Single(after, r => r.Version == NativeRuntime.MarkerVersion).IsWeak);
-            // Nothing else changed: same requirements, same weak flags.
+            // Nothing else changed: same requirements, same weak flags, same length.
             Assert.Equal(
                 before.Where(r => r.Version != NativeRuntime.MarkerVersion).Select(r => (r.File, r.Version, r.IsWeak)),
                 after.Where(r => r.Version != NativeRuntime.MarkerVersion).Select(r => (r.File, r.Version, r.IsWeak)));
-            Assert.False(ElfVersionNeeds.MakeWeak(copy, NativeRuntime.MarkerVersion));
-            Assert.Equal(new FileInfo(original).Length, new FileInfo(copy).Length);
+            Assert.Equal(bytes.Length, new FileInfo(weak).Length);
+            ElfVersionNeeds.WriteWeakCopy(weak, again, NativeRuntime.MarkerVersion);
+            Assert.Equal(File.ReadAllBytes(weak), File.ReadAllBytes(again));
         }
         finally
         {
-            File.Delete(copy);
+            foreach (string f in new[] { copy, weak, again })
+                File.Delete(f);
         }
     }
 
