@@ -22,6 +22,7 @@ public static partial class NvggApp
             config.UseAssemblyInformationalVersion();
             config.SetExceptionHandler((ex, _) => ReportError(ex));
             config.Settings.StrictParsing = true; // an unknown option is an error, never silently ignored
+            config.SetInterceptor(new NativeRuntimeCheck());
             config.AddCommand<DoctorCommand>("doctor")
                 .WithDescription("Check the environment: TorchSharp/libtorch, devices, threads, caches, native-runtime fix, data present.")
                 .WithExample("doctor", "--json");
@@ -123,5 +124,18 @@ public static partial class NvggApp
             stderr.Profile.Width = 4096; // one line in logs, not wrapped at 80 columns
         stderr.MarkupLine($"[red]nvgg: error:[/] {Markup.Escape(message)}");
         return root is CommandParseException or CommandConfigurationException ? UsageError : Failure;
+    }
+
+    /// <summary>Before a command that computes with tensors: one line saying to run <c>nvgg doctor --fix</c> where TorchSharp cannot load yet.</summary>
+    private sealed class NativeRuntimeCheck : ICommandInterceptor
+    {
+        // These need no tensors (run: each notebook's setup cell checks for itself), and doctor is the way out.
+        private static readonly HashSet<string> WithoutTensors = ["doctor", "download", "extract", "synth", "list", "run"];
+
+        public void Intercept(CommandContext context, CommandSettings settings)
+        {
+            if (!WithoutTensors.Contains(context.Name))
+                Runtime.NativeRuntime.ThrowIfNotReady();
+        }
     }
 }

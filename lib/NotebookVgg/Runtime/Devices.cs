@@ -14,7 +14,7 @@ public static class Devices
     /// </summary>
     public static torch.Device Resolve(string? choice)
     {
-        NativeRuntime.EnsureReady();
+        NativeRuntime.ThrowIfNotReady();
         string c = (choice ?? "auto").Trim().ToLowerInvariant();
         if (c is "" or "auto")
             return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
@@ -33,7 +33,7 @@ public static class Devices
     /// <summary>Number of CUDA devices libtorch can use (0 with the CPU build).</summary>
     public static int CudaDeviceCount()
     {
-        NativeRuntime.EnsureReady();
+        NativeRuntime.ThrowIfNotReady();
         return torch.cuda.is_available() ? torch.cuda.device_count() : 0;
     }
 }

@@ -116,16 +116,25 @@ public static class NativeRuntime
     /// <summary>TorchSharp's DllImport("LibTorchSharp") and its own loader resolve to <paramref name="file"/>.</summary>
     private static bool LoadLibTorchSharpFrom(string file)
     {
+        var torchSharp = typeof(torch).Assembly;
+        static bool IsLibTorchSharp(string name) => name is "LibTorchSharp" or "libLibTorchSharp" or LibTorchSharpFile;
+        // TorchSharp first calls NativeLibrary.TryLoad("LibTorchSharp", its assembly): that skips DllImport resolvers
+        // but ends, when the package's own copy fails to load, with its load context's ResolvingUnmanagedDll event.
+        var context = System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(torchSharp);
+        if (context is null)
+            return false;
+        context.ResolvingUnmanagedDll += (assembly, name) =>
+            assembly == torchSharp && IsLibTorchSharp(name) ? NativeLibrary.Load(file) : IntPtr.Zero;
         try
         {
-            NativeLibrary.SetDllImportResolver(typeof(torch).Assembly, (name, _, _) =>
-                name is "LibTorchSharp" or "libLibTorchSharp" or LibTorchSharpFile ? NativeLibrary.Load(file) : IntPtr.Zero);
-            return true;
+            // Its DllImports then go straight to the copy, without trying the package's first.
+            NativeLibrary.SetDllImportResolver(torchSharp, (name, _, _) => IsLibTorchSharp(name) ? NativeLibrary.Load(file) : IntPtr.Zero);
         }
         catch (InvalidOperationException)
         {
-            return false; // someone else set TorchSharp's resolver first: leave theirs
+            // Someone else set TorchSharp's resolver first: leave theirs; the event above still serves.
         }
+        return true;
     }
 
     /// <summary>Whether <paramref name="libTorchSharp"/> already carries the weak requirement (or none at all).</summary>

@@ -56,5 +56,5 @@ public sealed class PyTorchComparisonTests : IDisposable
 
     // Both sides with the allocator setting nvgg itself uses (see NativeAllocator): keeps PyTorch's side fast too.
     private static ExternalProcess.Result RunPython(TimeSpan timeout, params string[] args) =>
-        ExternalProcess.Run(Python, args, timeout, new Dictionary<string, string> { ["GLIBC_TUNABLES"] = Runtime.NativeAllocator.GlibcTunables });
+        ExternalProcess.Run(Python, args, timeout, new Dictionary<string, string> { ["GLIBC_TUNABLES"] = NotebookVgg.Runtime.NativeAllocator.GlibcTunables });
 }
