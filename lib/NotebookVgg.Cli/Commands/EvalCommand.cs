@@ -2,6 +2,7 @@ using System.ComponentModel;
 using NotebookVgg.Data;
 using NotebookVgg.Evaluation;
 using NotebookVgg.Training;
+using NotebookVgg.Transfer;
 using Spectre.Console;
 using Spectre.Console.Cli;
 

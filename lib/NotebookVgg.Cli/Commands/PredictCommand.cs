@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using NotebookVgg.Evaluation;
+using NotebookVgg.Transfer;
 using Spectre.Console;
 using Spectre.Console.Cli;
 

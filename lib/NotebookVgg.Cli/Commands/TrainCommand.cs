@@ -4,6 +4,7 @@ using NotebookVgg.Data;
 using NotebookVgg.IO;
 using NotebookVgg.Runtime;
 using NotebookVgg.Training;
+using NotebookVgg.Transfer;
 using NotebookVgg.Weights;
 using Spectre.Console;
 using Spectre.Console.Cli;

@@ -1,5 +1,5 @@
 using Microsoft.Data.Analysis;
-using NotebookVgg.Training;
+using NotebookVgg.Data;
 using static TorchSharp.torch;
 
 namespace NotebookVgg.Evaluation;
@@ -61,12 +61,7 @@ public static class Evaluator
     /// <summary>Names the batch and, for a VGG or a model rebuilt from a checkpoint, the first layer whose output is not finite.</summary>
     private static string NonFiniteMessage(nn.Module<Tensor, Tensor> model, Tensor x, string sourceName, int batch)
     {
-        string? layer = model switch
-        {
-            TrainedModel trained => trained.FirstNonFiniteLayer(x),
-            Models.Vgg vgg => vgg.FirstNonFiniteLayer(x),
-            _ => null,
-        };
+        string? layer = (model as Models.ILocatesNonFiniteOutputs)?.FirstNonFiniteLayer(x);
         return $"{sourceName}, batch {batch}: the model's outputs hold NaN or infinite values" +
             (layer is null ? "" : $", first in layer {layer}") + " — its weights overflow there; no metric is reported from them";
     }

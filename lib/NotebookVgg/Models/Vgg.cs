@@ -26,7 +26,7 @@ public enum FeatureCut
 /// and cannot make the reduced-width networks the tests use.
 /// Construction does nothing but build and initialize; loading weights, replacing the head and freezing are separate calls.
 /// </remarks>
-public sealed class Vgg : Module<Tensor, Tensor>
+public sealed class Vgg : Module<Tensor, Tensor>, ILocatesNonFiniteOutputs
 {
     /// <summary>Convolutional base: torchvision's <c>features</c>.</summary>
     public readonly Sequential features;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NotebookVgg.Data;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -8,11 +9,6 @@ namespace NotebookVgg.Training;
 /// <summary>Parameters trained with one learning rate (e.g. "head" at 1e-3, "pretrained" at 1e-5).</summary>
 public sealed record ParameterGroup(string Name, IReadOnlyList<Parameter> Parameters, double LearningRate);
 
-/// <summary>
-/// Batches for one pass: <see cref="Batches"/>(epoch) yields (inputs, labels) on the CPU, already transformed;
-/// training sources shuffle by epoch (seeded), validation sources ignore it.
-/// </summary>
-public sealed record BatchSource(string Name, long Count, int BatchesPerEpoch, Func<int, IEnumerable<(Tensor Inputs, Tensor Labels)>> Batches);
 
 /// <summary>Where and how a run keeps checkpoints.</summary>
 /// <param name="Path">The latest checkpoint, rewritten atomically after every epoch.</param>

@@ -1,3 +1,4 @@
+using NotebookVgg.Data;
 using NotebookVgg.Evaluation;
 using NotebookVgg.Training;
 using TorchSharp;

@@ -1,8 +1,10 @@
 using System.IO.Compression;
 using System.Text.Json.Nodes;
+using NotebookVgg.Data;
 using NotebookVgg.Evaluation;
 using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Training;
+using NotebookVgg.Transfer;
 using static TorchSharp.torch;
 
 namespace NotebookVgg.Tests.Training;

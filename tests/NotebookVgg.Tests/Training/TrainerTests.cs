@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NotebookVgg.Data;
 using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Training;
 using TorchSharp;

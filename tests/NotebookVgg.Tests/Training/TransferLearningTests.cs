@@ -4,6 +4,7 @@ using NotebookVgg.Models;
 using NotebookVgg.Runtime;
 using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Training;
+using NotebookVgg.Transfer;
 using NotebookVgg.Weights;
 
 namespace NotebookVgg.Tests.Training;

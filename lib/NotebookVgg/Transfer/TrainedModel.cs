@@ -1,4 +1,5 @@
 using NotebookVgg.Data;
+using NotebookVgg.Evaluation;
 using NotebookVgg.Imaging;
 using NotebookVgg.Models;
 using NotebookVgg.Runtime;
@@ -7,7 +8,7 @@ using NotebookVgg.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace NotebookVgg.Evaluation;
+namespace NotebookVgg.Transfer;
 
 /// <summary>One predicted class and its probability.</summary>
 public sealed record Prediction(string Class, int Label, float Probability);
@@ -17,7 +18,7 @@ public sealed record Prediction(string Class, int Label, float Probability);
 /// file the checkpoint names, or the same seeded random weights) plus the trained head; otherwise the whole VGG.
 /// It takes uint8 32×32 images and does the training's resize and normalization itself.
 /// </summary>
-public sealed class TrainedModel : nn.Module<Tensor, Tensor>
+public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteOutputs
 {
     private readonly Vgg _vgg;
     private readonly nn.Module<Tensor, Tensor>? _head;
@@ -139,6 +140,6 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>
     public EvaluationResult Evaluate(Cifar10Split split, string dataName, int batchSize = 64)
     {
         ArgumentNullException.ThrowIfNull(split);
-        return Evaluator.Evaluate(this, TransferLearning.IteratorSource(new BatchIterator(split, batchSize, shuffle: false), dataName), ClassNames);
+        return Evaluator.Evaluate(this, BatchSource.FromIterator(new BatchIterator(split, batchSize, shuffle: false), dataName), ClassNames);
     }
 }

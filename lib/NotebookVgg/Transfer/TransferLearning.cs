@@ -8,77 +8,9 @@ using NotebookVgg.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace NotebookVgg.Training;
+using NotebookVgg.Training;
 
-/// <summary>Everything a transfer-learning run needs besides the optimizer settings.</summary>
-public sealed record TransferSettings
-{
-    public required TrainingOptions Options { get; init; }
-
-    /// <summary>A folder holding cifar-10-batches-bin (or that folder itself).</summary>
-    public required string DataDirectory { get; init; }
-
-    public string Architecture { get; init; } = "vgg19";
-
-    /// <summary>A weights file (any supported format) or null for random weights (labelled "random weights" everywhere).</summary>
-    public string? WeightsPath { get; init; }
-
-    /// <summary>Name of the registry entry the file belongs to, for preprocessing and labels (e.g. "vgg19").</summary>
-    public string? WeightsName { get; init; }
-
-    /// <summary>Features mode: fc7 (4,096 values) or avgpool (25,088 values).</summary>
-    public FeatureCut Cut { get; init; } = FeatureCut.AfterFc7;
-
-    public Interpolation Interpolation { get; init; } = Interpolation.Bilinear;
-    public int? TrainPerClass { get; init; }
-    public int? TestPerClass { get; init; }
-
-    /// <summary>Fine-tuning: freeze every layer up to and including this one (e.g. "features.27"); null: train everything.</summary>
-    public string? FreezeUpTo { get; init; }
-
-    /// <summary>Where features are cached (default: &lt;data&gt;/features).</summary>
-    public string? FeatureCacheDirectory { get; init; }
-
-    /// <summary>The checkpoint to write (and resume from with <see cref="Resume"/>); null: none.</summary>
-    public string? CheckpointPath { get; init; }
-
-    public bool Resume { get; init; }
-
-    /// <summary>
-    /// Fine-tuning: start the new head from the one a features-mode checkpoint (fc7 cut) trained, instead of a random
-    /// one, so that the pretrained layers are not pushed around by a random head's large early gradients.
-    /// </summary>
-    public string? HeadFrom { get; init; }
-
-    /// <summary>Builds the settings of a named profile; explicit arguments override the profile's choices.</summary>
-    public static TransferSettings FromProfile(TrainingProfile profile, string dataDirectory, string? weightsPath)
-    {
-        ArgumentNullException.ThrowIfNull(profile);
-        return new TransferSettings
-        {
-            Options = profile.Options,
-            DataDirectory = dataDirectory,
-            WeightsPath = weightsPath,
-            WeightsName = weightsPath is null ? null : profile.PretrainedWeights,
-            Cut = ParseCut(profile.FeatureCut),
-            Interpolation = ParseInterpolation(profile.Interpolation),
-            TrainPerClass = profile.TrainPerClass,
-            TestPerClass = profile.TestPerClass,
-        };
-    }
-
-    public static FeatureCut ParseCut(string cut) => cut?.Trim().ToLowerInvariant() switch
-    {
-        "fc7" or "afterfc7" => FeatureCut.AfterFc7,
-        "avgpool" or "afteravgpool" => FeatureCut.AfterAvgPool,
-        _ => throw new ArgumentException($"feature cut '{cut}': expected fc7 or avgpool"),
-    };
-
-    public static Interpolation ParseInterpolation(string mode) =>
-        Enum.TryParse<Interpolation>(mode, ignoreCase: true, out var m) && Enum.IsDefined(m)
-            ? m
-            : throw new ArgumentException($"interpolation '{mode}': expected nearest, bilinear or bicubic");
-}
+namespace NotebookVgg.Transfer;
 
 /// <summary>What <see cref="TransferLearning.Run"/> returns.</summary>
 public sealed record TransferResult(
@@ -233,10 +165,10 @@ public sealed class TransferLearning
         var checkpoint = s.CheckpointPath is null ? null : new CheckpointOptions(s.CheckpointPath, s.Resume, description);
         Say($"{o.Mode}: {s.Architecture} at {o.ImageSize}×{o.ImageSize} ({precision.Name}), {string.Join(", ", groups.Select(g => $"{g.Name} lr {g.LearningRate.ToString("G3", CultureInfo.InvariantCulture)}"))}");
         var result = trainer.Fit(
-            IteratorSource(trainIterator, description.DataName),
-            IteratorSource(new BatchIterator(validation, o.BatchSize, Prepare, shuffle: false), "validation"),
+            BatchSource.FromIterator(trainIterator, description.DataName),
+            BatchSource.FromIterator(new BatchIterator(validation, o.BatchSize, Prepare, shuffle: false), "validation"),
             checkpoint, cancellationToken);
-        var evaluation = Evaluator.Evaluate(model, IteratorSource(new BatchIterator(test, o.BatchSize, Prepare, shuffle: false), $"{description.DataName} test"), classNames, device);
+        var evaluation = Evaluator.Evaluate(model, BatchSource.FromIterator(new BatchIterator(test, o.BatchSize, Prepare, shuffle: false), $"{description.DataName} test"), classNames, device);
         return new TransferResult(result, evaluation, description, s.CheckpointPath, 0, false, description.DataName, precision);
     }
 
@@ -325,11 +257,6 @@ public sealed class TransferLearning
             Dictionary<string, Tensor> source, bool strict = true, IList<string>? skip = null) =>
             _model.load_state_dict(source, strict, skip);
     }
-
-    /// <summary>A batch iterator as the trainer's and evaluator's batch source.</summary>
-    public static BatchSource IteratorSource(BatchIterator iterator, string name) =>
-        new(name, iterator.BatchesPerEpoch * (long)iterator.BatchSize, iterator.BatchesPerEpoch,
-            epoch => iterator.Epoch(epoch).Select(b => (b.Images, b.Labels)));
 
     /// <summary>Batches over cached feature tensors, shuffled per epoch with a (seed, epoch) permutation.</summary>
     public static BatchSource TensorSource(CachedFeatures features, int batchSize, bool shuffle, int seed, string name)
@@ -422,21 +349,4 @@ public sealed class TransferLearning
     internal static string CutName(FeatureCut cut) => cut == FeatureCut.AfterFc7 ? "fc7" : "avgpool";
 
     private void Say(string message) => Log?.Invoke(message);
-}
-
-/// <summary>The new layer(s) trained on cached features.</summary>
-public static class FeatureHead
-{
-    /// <summary>
-    /// fc7: Linear(4096 → classes). avgpool: the cached 512×h×w maps go through VGG's AdaptiveAvgPool2d(7),
-    /// flatten (25,088 values) and Linear(25088 → classes) — the same numbers as cutting after avgpool, but the
-    /// cache holds the smaller pre-pool map.
-    /// </summary>
-    public static nn.Module<Tensor, Tensor> Create(FeatureCut cut, Tensor exampleFeatures, int numClasses)
-    {
-        ArgumentNullException.ThrowIfNull(exampleFeatures);
-        return cut == FeatureCut.AfterFc7
-            ? nn.Sequential(("fc", nn.Linear(exampleFeatures.shape[1], numClasses)))
-            : nn.Sequential(("avgpool", nn.AdaptiveAvgPool2d(7)), ("flatten", nn.Flatten()), ("fc", nn.Linear(512 * 7 * 7, numClasses)));
-    }
 }

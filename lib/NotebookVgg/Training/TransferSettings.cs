@@ -1,0 +1,74 @@
+using NotebookVgg.Data;
+using NotebookVgg.Models;
+
+namespace NotebookVgg.Training;
+
+/// <summary>Everything a transfer-learning run needs besides the optimizer settings.</summary>
+public sealed record TransferSettings
+{
+    public required TrainingOptions Options { get; init; }
+
+    /// <summary>A folder holding cifar-10-batches-bin (or that folder itself).</summary>
+    public required string DataDirectory { get; init; }
+
+    public string Architecture { get; init; } = "vgg19";
+
+    /// <summary>A weights file (any supported format) or null for random weights (labelled "random weights" everywhere).</summary>
+    public string? WeightsPath { get; init; }
+
+    /// <summary>Name of the registry entry the file belongs to, for preprocessing and labels (e.g. "vgg19").</summary>
+    public string? WeightsName { get; init; }
+
+    /// <summary>Features mode: fc7 (4,096 values) or avgpool (25,088 values).</summary>
+    public FeatureCut Cut { get; init; } = FeatureCut.AfterFc7;
+
+    public Interpolation Interpolation { get; init; } = Interpolation.Bilinear;
+    public int? TrainPerClass { get; init; }
+    public int? TestPerClass { get; init; }
+
+    /// <summary>Fine-tuning: freeze every layer up to and including this one (e.g. "features.27"); null: train everything.</summary>
+    public string? FreezeUpTo { get; init; }
+
+    /// <summary>Where features are cached (default: &lt;data&gt;/features).</summary>
+    public string? FeatureCacheDirectory { get; init; }
+
+    /// <summary>The checkpoint to write (and resume from with <see cref="Resume"/>); null: none.</summary>
+    public string? CheckpointPath { get; init; }
+
+    public bool Resume { get; init; }
+
+    /// <summary>
+    /// Fine-tuning: start the new head from the one a features-mode checkpoint (fc7 cut) trained, instead of a random
+    /// one, so that the pretrained layers are not pushed around by a random head's large early gradients.
+    /// </summary>
+    public string? HeadFrom { get; init; }
+
+    /// <summary>Builds the settings of a named profile; explicit arguments override the profile's choices.</summary>
+    public static TransferSettings FromProfile(TrainingProfile profile, string dataDirectory, string? weightsPath)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        return new TransferSettings
+        {
+            Options = profile.Options,
+            DataDirectory = dataDirectory,
+            WeightsPath = weightsPath,
+            WeightsName = weightsPath is null ? null : profile.PretrainedWeights,
+            Cut = ParseCut(profile.FeatureCut),
+            Interpolation = ParseInterpolation(profile.Interpolation),
+            TrainPerClass = profile.TrainPerClass,
+            TestPerClass = profile.TestPerClass,
+        };
+    }
+
+    public static FeatureCut ParseCut(string cut) => cut?.Trim().ToLowerInvariant() switch
+    {
+        "fc7" or "afterfc7" => FeatureCut.AfterFc7,
+        "avgpool" or "afteravgpool" => FeatureCut.AfterAvgPool,
+        _ => throw new ArgumentException($"feature cut '{cut}': expected fc7 or avgpool"),
+    };
+
+    public static Interpolation ParseInterpolation(string mode) =>
+        Enum.TryParse<Interpolation>(mode, ignoreCase: true, out var m) && Enum.IsDefined(m)
+            ? m
+            : throw new ArgumentException($"interpolation '{mode}': expected nearest, bilinear or bicubic");
+}
