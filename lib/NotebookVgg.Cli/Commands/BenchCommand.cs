@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using NotebookVgg.Benchmarks;
+using NotebookVgg.Cli.Benchmarks;
 using NotebookVgg.IO;
 using Spectre.Console;
 using Spectre.Console.Cli;

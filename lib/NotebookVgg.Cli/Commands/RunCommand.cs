@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
-using NotebookVgg.Cli.Notebooks;
+using NotebookVgg.Cli.Runner;
 using Spectre.Console;
 using Spectre.Console.Cli;
 

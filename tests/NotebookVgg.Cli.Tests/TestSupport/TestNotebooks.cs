@@ -10,7 +10,7 @@ namespace NotebookVgg.Cli.Tests.TestSupport;
 /// <summary>The purpose-written notebooks under Notebooks/, copied into a temporary folder per test.</summary>
 internal static class TestNotebooks
 {
-    public static string SourceFolder { get; } = RepoFiles.Path("tests", "NotebookVgg.Cli.Tests", "Notebooks");
+    public static string SourceFolder { get; } = RepoFiles.Path("tests", "NotebookVgg.Cli.Tests", "Runner");
 
     /// <summary>Copies notebook <paramref name="name"/> (e.g. "throws.ipynb") into <paramref name="folder"/> and returns its path.</summary>
     public static string CopyTo(TempDirectory folder, string name)

@@ -23,11 +23,11 @@ public class NativeAllocatorTests
         Assert.True(NativeAllocator.KeepFreedMemory());
         using (var big = TorchSharp.torch.ones(64L << 20)) // 256 MiB through malloc, touched, then freed
             Assert.Equal(64L << 20, big.sum().item<float>());
-        double kept = NotebookVgg.Benchmarks.ResidentMemory.CurrentMegabytes()!.Value;
+        double kept = NotebookVgg.Runtime.ResidentMemory.CurrentMegabytes()!.Value;
 
         Assert.True(NativeAllocator.ReleaseFreeMemory());
 
-        Assert.True(NotebookVgg.Benchmarks.ResidentMemory.CurrentMegabytes() <= kept + 1);
+        Assert.True(NotebookVgg.Runtime.ResidentMemory.CurrentMegabytes() <= kept + 1);
     }
 
     [Fact]

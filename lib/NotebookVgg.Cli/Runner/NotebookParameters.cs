@@ -4,7 +4,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 
-namespace NotebookVgg.Cli.Notebooks;
+namespace NotebookVgg.Cli.Runner;
 
 /// <summary>The types a notebook parameter may have (what a command-line value can be parsed into).</summary>
 internal enum ParameterType

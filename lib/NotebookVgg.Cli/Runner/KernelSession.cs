@@ -10,7 +10,7 @@ using Microsoft.DotNet.Interactive.CSharp;
 using Microsoft.DotNet.Interactive.Events;
 using Microsoft.DotNet.Interactive.PackageManagement;
 
-namespace NotebookVgg.Cli.Notebooks;
+namespace NotebookVgg.Cli.Runner;
 
 /// <summary>How a cell failed.</summary>
 internal enum CellFailureKind

@@ -1,4 +1,4 @@
-namespace NotebookVgg.Benchmarks;
+namespace NotebookVgg.Cli.Benchmarks;
 
 /// <summary>One measured (or skipped) line of a benchmark run.</summary>
 public sealed record BenchmarkResult

@@ -7,7 +7,7 @@ using NotebookVgg.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace NotebookVgg.Benchmarks;
+namespace NotebookVgg.Cli.Benchmarks;
 
 /// <summary>
 /// The cases of <c>nvgg bench</c>: the float32 matmul rate (the machine's practical ceiling), VGG19 forward and train

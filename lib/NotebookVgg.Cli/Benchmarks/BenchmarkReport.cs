@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using NotebookVgg.Runtime;
 using TorchSharp;
 
-namespace NotebookVgg.Benchmarks;
+namespace NotebookVgg.Cli.Benchmarks;
 
 /// <summary>The machine a benchmark ran on, and how busy it was.</summary>
 /// <param name="Cpu">The CPU model name.</param>

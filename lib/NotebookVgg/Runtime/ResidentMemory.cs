@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace NotebookVgg.Benchmarks;
+namespace NotebookVgg.Runtime;
 
 /// <summary>
 /// This process's resident memory as Linux reports it in /proc/self/status: VmRSS now, VmHWM the peak.

@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using NotebookVgg.Runtime;
 
-namespace NotebookVgg.Benchmarks;
+namespace NotebookVgg.Cli.Benchmarks;
 
 /// <summary>The timings of one benchmark case.</summary>
 /// <param name="MedianSeconds">Median wall time of one iteration over the timed repeats.</param>

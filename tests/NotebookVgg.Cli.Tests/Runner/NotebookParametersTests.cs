@@ -1,8 +1,8 @@
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
-using NotebookVgg.Cli.Notebooks;
+using NotebookVgg.Cli.Runner;
 
-namespace NotebookVgg.Cli.Tests.Notebooks;
+namespace NotebookVgg.Cli.Tests.Runner;
 
 public class NotebookParametersTests
 {

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Markdig;
 
-namespace NotebookVgg.Cli.Notebooks;
+namespace NotebookVgg.Cli.Runner;
 
 /// <summary>
 /// A self-contained HTML page of an executed notebook: markdown rendered, code, outputs (HTML as the kernel

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 
-namespace NotebookVgg.Benchmarks;
+namespace NotebookVgg.Cli.Benchmarks;
 
 /// <summary>One line of bench/pytorch_reference.py's output.</summary>
 public sealed record PyTorchResult(string Case, string Name, long Images, double? ImagesPerSecond, double GflopsPerSecond, double Seconds, double PeakRssMb);

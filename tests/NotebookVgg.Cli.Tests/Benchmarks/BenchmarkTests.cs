@@ -1,10 +1,10 @@
+using NotebookVgg.Runtime;
 using NotebookVgg.Tests.TestSupport;
-using NotebookVgg.Benchmarks;
+using NotebookVgg.Cli.Benchmarks;
 
-namespace NotebookVgg.Tests.Benchmarks;
+namespace NotebookVgg.Cli.Tests.Benchmarks;
 
-// Measures resident memory: runs apart from tests that allocate in parallel.
-[Collection(GlobalRandomState.Name)]
+// Measures resident memory: this assembly runs its tests one at a time, so nothing allocates beside it.
 public class BenchmarkTests
 {
     [Fact]

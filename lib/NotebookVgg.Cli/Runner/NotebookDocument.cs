@@ -2,7 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace NotebookVgg.Cli.Notebooks;
+namespace NotebookVgg.Cli.Runner;
 
 /// <summary>
 /// An .ipynb (nbformat 4) edited in place as JSON. Hand-written rather than the Documents package's model

@@ -1,12 +1,12 @@
 using System.Text.Json.Nodes;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
-using NotebookVgg.Cli.Notebooks;
+using NotebookVgg.Cli.Runner;
 using NotebookVgg.Cli.Tests.TestSupport;
 using NotebookVgg.Tests.TestSupport;
 using static NotebookVgg.Cli.Tests.TestSupport.TestNotebooks;
 
-namespace NotebookVgg.Cli.Tests.Notebooks;
+namespace NotebookVgg.Cli.Tests.Runner;
 
 public class NotebookRunnerTests
 {

@@ -1,4 +1,4 @@
-namespace NotebookVgg.Benchmarks;
+namespace NotebookVgg.Cli.Benchmarks;
 
 /// <summary>What a benchmark run measures and with which shapes. <see cref="Quick"/> shrinks every shape so a test runs in seconds.</summary>
 public sealed record BenchmarkSettings

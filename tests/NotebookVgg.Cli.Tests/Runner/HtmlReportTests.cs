@@ -1,12 +1,12 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using NotebookVgg.Cli.Notebooks;
+using NotebookVgg.Cli.Runner;
 using NotebookVgg.Cli.Tests.TestSupport;
 using NotebookVgg.Tests.TestSupport;
 using StbImageSharp;
 using static NotebookVgg.Cli.Tests.TestSupport.TestNotebooks;
 
-namespace NotebookVgg.Cli.Tests.Notebooks;
+namespace NotebookVgg.Cli.Tests.Runner;
 
 /// <summary>Runs chart.ipynb (Plotly chart + DataFrame) once with --html; the tests below read its outputs.</summary>
 public sealed class ChartReportFixture : IAsyncLifetime, IDisposable

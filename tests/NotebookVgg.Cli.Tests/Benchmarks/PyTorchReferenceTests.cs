@@ -1,7 +1,7 @@
-using NotebookVgg.Benchmarks;
+using NotebookVgg.Cli.Benchmarks;
 using NotebookVgg.Tests.TestSupport;
 
-namespace NotebookVgg.Tests.Benchmarks;
+namespace NotebookVgg.Cli.Tests.Benchmarks;
 
 /// <summary>The subprocess protocol, with /bin/sh standing in for python so no torch is needed.</summary>
 public class PyTorchReferenceTests

@@ -1,6 +1,6 @@
-using NotebookVgg.Benchmarks;
+using NotebookVgg.Cli.Benchmarks;
 
-namespace NotebookVgg.Tests.Benchmarks;
+namespace NotebookVgg.Cli.Tests.Benchmarks;
 
 public class BenchmarkReportTests
 {

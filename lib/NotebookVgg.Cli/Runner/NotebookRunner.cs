@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using NotebookVgg.IO;
 
-namespace NotebookVgg.Cli.Notebooks;
+namespace NotebookVgg.Cli.Runner;
 
 /// <summary>What <see cref="NotebookRunner"/> does with each notebook.</summary>
 internal sealed class NotebookRunOptions
