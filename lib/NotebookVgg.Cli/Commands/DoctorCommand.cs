@@ -54,13 +54,7 @@ internal sealed class DoctorCommand : Command<DoctorCommand.Settings>
 
     private static int ReportInNewProcess(Settings settings)
     {
-        string host = Environment.ProcessPath ?? "dotnet";
-        var start = new System.Diagnostics.ProcessStartInfo(host) { UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
-            start.ArgumentList.Add(typeof(DoctorCommand).Assembly.Location);
-        start.ArgumentList.Add("doctor");
-        if (settings.Json)
-            start.ArgumentList.Add("--json");
+        var start = NvggProcess.StartInfo(settings.Json ? ["doctor", "--json"] : ["doctor"]);
         using var child = System.Diagnostics.Process.Start(start)!;
         child.WaitForExit();
         return child.ExitCode;

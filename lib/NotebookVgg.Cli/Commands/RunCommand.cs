@@ -222,13 +222,8 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     /// <summary>The same nvgg, for one notebook, with the options of this run.</summary>
     private static ProcessStartInfo ChildStartInfo(Settings settings, string notebook)
     {
-        string host = Environment.ProcessPath ?? "dotnet";
-        var start = new ProcessStartInfo(host) { UseShellExecute = false, RedirectStandardInput = true };
-        // Run as "dotnet nvgg.dll": the child needs the assembly too.
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
-            start.ArgumentList.Add(typeof(RunCommand).Assembly.Location);
-        start.ArgumentList.Add("run");
-        start.ArgumentList.Add(notebook);
+        var start = NvggProcess.StartInfo("run", notebook);
+        start.RedirectStandardInput = true; // the parent's Ctrl+C arrives here (ListenToParent)
         foreach (string parameter in settings.Parameters)
         {
             start.ArgumentList.Add("-p");
