@@ -16,7 +16,7 @@ public sealed record BenchmarkSettings
     public bool Quick { get; init; }
 
     /// <summary>Which cases to run (a subset of <see cref="BenchmarkSuite.AllCases"/>); they run in the canonical order.</summary>
-    public IReadOnlyList<string> Cases { get; init; } = BenchmarkSuite.AllCases;
+    public IReadOnlyList<string> Cases { get; init; } = BenchmarkSuite.DefaultCases;
 
     /// <summary>CIFAR-10 folder for the load and pipeline cases; null writes synthetic data to a temporary folder.</summary>
     public string? DataDirectory { get; init; }
@@ -53,6 +53,12 @@ public sealed record BenchmarkSettings
     public int HeadSamples => Quick ? 5_000 : 50_000;
     public int HeadEpochs => Quick ? 2 : 10;
     public int HeadBatchSize => 256;
+
+    /// <summary>The end-to-end case's training images per class: the cpu profile's 1,000 (quick: 20).</summary>
+    public int EndToEndTrainPerClass => Quick ? 20 : 1000;
+
+    /// <summary>The end-to-end case's test images (synthetic data): 1,000 (quick: 100).</summary>
+    public int EndToEndTestCount => Quick ? 100 : 1000;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad value.</summary>
     public void Validate()

@@ -70,6 +70,32 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void Bench_EndToEnd_TimesTheCpuProfilesWholeRun_WithTheDefaultPrecisionAndFp32()
+    {
+        using var temp = new TempDirectory();
+
+        var run = Nvgg.RunWith(temp.Path, new Dictionary<string, string>(), TimeSpan.FromMinutes(10),
+            "bench", "--quick", "--json", "--cases", "endtoend");
+
+        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        var results = JsonNode.Parse(run.Stdout)!["results"]!.AsArray().Select(r => (JsonObject)r!).ToList();
+        Assert.Equal(["precision auto", "precision fp32"], results.Select(r => (string)r["configuration"]!));
+        Assert.All(results, r => Assert.Equal("endtoend", (string)r["case"]!));
+        Assert.True((bool)results[0]["default"]!); // what nvgg train and the notebooks use by default
+        Assert.False((bool)results[1]["default"]!);
+        foreach (var line in results)
+        {
+            Assert.Equal(200L, (long)line["imagesPerIteration"]!); // quick: 20 training images per class
+            Assert.True((double)line["seconds"]! > 0);
+            Assert.Contains("cpu profile end to end (nvgg train)", (string)line["name"]!, StringComparison.Ordinal);
+            Assert.Contains("synthetic", (string)line["note"]!, StringComparison.Ordinal);
+        }
+        Assert.StartsWith("ran in fp32", (string)results[1]["note"]!, StringComparison.Ordinal);
+        // A plain nvgg bench leaves this ten-minute case out.
+        Assert.DoesNotContain("endtoend", NotebookVgg.Cli.Benchmarks.BenchmarkSuite.DefaultCases);
+    }
+
+    [Fact]
     public void Bench_UnknownCase_FailsNamingIt()
     {
         using var temp = new TempDirectory();
