@@ -249,7 +249,7 @@ public sealed class BenchmarkSuite
         double flops = 2.0 * (summary.MacsUnder("features") + summary.MacsUnder("classifier.0") + summary.MacsUnder("classifier.3")) * batch;
         using var g = new torch.Generator(5);
         using var input = torch.randn([batch, 3, 112, 112], generator: g);
-        MeasureInference(Features112, name, model, input, (m, x) => m.ExtractFeatures(x, FeatureCut.AfterFc7), batch, flops, logits: false);
+        MeasureInference(Features112, name, model, input, (m, x) => m.ExtractFeatures(x, FeatureCut.Fc7), batch, flops, logits: false);
     }
 
     /// <summary>

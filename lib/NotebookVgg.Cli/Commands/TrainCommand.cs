@@ -37,7 +37,7 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         public string Architecture { get; init; } = "vgg19";
 
         [CommandOption("--cut <WHERE>")]
-        [Description("Features mode: fc7 (4,096 values) or avgpool (25,088).")]
+        [Description("Features mode: fc7 (4,096 values) or pool5 (the last conv block's 512-channel map, 25,088 values after avgpool).")]
         public string? Cut { get; init; }
 
         [CommandOption("--image-size <N>")]

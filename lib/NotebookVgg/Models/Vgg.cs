@@ -5,14 +5,20 @@ using static TorchSharp.torch.nn;
 
 namespace NotebookVgg.Models;
 
-/// <summary>Where <see cref="Vgg.ExtractFeatures"/> stops.</summary>
+/// <summary>
+/// Where <see cref="Vgg.ExtractFeatures"/> stops, named as in the VGG paper's layers (conv5_4, pool5, fc6, fc7, fc8);
+/// each name says what a feature cache holds.
+/// </summary>
 public enum FeatureCut
 {
-    /// <summary>After <c>features</c> and <c>avgpool</c>, flattened: 512·7·7 = 25,088 values per image.</summary>
-    AfterAvgPool,
+    /// <summary>
+    /// The output of <c>features</c>: the last convolution block after its max-pool, 512 × (size/32)² values per image
+    /// (512 at 32×32, 25,088 at 224). Not yet through <c>avgpool</c>: the head applies it, so the cache stays small.
+    /// </summary>
+    Pool5,
 
     /// <summary>After <c>classifier.0</c> … <c>classifier.4</c> (fc6, ReLU, dropout, fc7, ReLU): 4,096 values per image.</summary>
-    AfterFc7,
+    Fc7,
 }
 
 /// <summary>
@@ -131,13 +137,14 @@ public sealed class Vgg : Module<Tensor, Tensor>, ILocatesNonFiniteOutputs
     {
         ArgumentNullException.ThrowIfNull(x);
         using var scope = NewDisposeScope();
-        var y = avgpool.call(features.call(x)).flatten(1);
-        if (cut == FeatureCut.AfterFc7)
+        var y = features.call(x);
+        if (cut == FeatureCut.Fc7)
         {
+            y = avgpool.call(y).flatten(1);
             for (int i = 0; i <= 4; i++)
                 y = ((Module<Tensor, Tensor>)classifier[i]).call(y);
         }
-        else if (cut != FeatureCut.AfterAvgPool)
+        else if (cut != FeatureCut.Pool5)
         {
             throw new ArgumentOutOfRangeException(nameof(cut), cut, "unknown feature cut");
         }

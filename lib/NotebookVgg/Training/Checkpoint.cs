@@ -193,8 +193,8 @@ public static class Checkpoint
             Fail("model.interpolation", d.Interpolation, "nearest, bilinear or bicubic");
         if (d.Precision is not ("fp32" or "bf16"))
             Fail("model.precision", d.Precision, "fp32 or bf16");
-        if (d.Mode == TrainingMode.Features && d.FeatureCut is not ("fc7" or "avgpool"))
-            Fail("model.featureCut", d.FeatureCut, "fc7 or avgpool in features mode");
+        if (d.Mode == TrainingMode.Features && d.FeatureCut is not ("fc7" or "pool5" or "avgpool"))
+            Fail("model.featureCut", d.FeatureCut, "fc7 or pool5 in features mode");
     }
 
     /// <summary>TorchSharp's readers seek; zip entry streams cannot, so each entry is copied to memory first.</summary>

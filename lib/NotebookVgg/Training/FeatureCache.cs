@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace NotebookVgg.Training;
 
-/// <summary>Features of one split: N×D float32 (D = 4,096 for fc7; 512×h×w maps for the avgpool cut) and the labels.</summary>
+/// <summary>Features of one split: N×D float32 (D = 4,096 for fc7; 512×h×w maps for the pool5 cut) and the labels.</summary>
 public sealed class CachedFeatures(Tensor features, Tensor labels, string key, bool fromCache, string path) : IDisposable
 {
     public Tensor Features { get; } = features;
@@ -88,7 +88,7 @@ public static class FeatureCache
             var x = CpuSpeed.ToChannelsLast(batch.Images.to(device));
             Tensor y;
             using (spec.Bf16 ? CpuSpeed.Autocast() : null)
-                y = spec.Cut == FeatureCut.AfterFc7 ? model.ExtractFeatures(x, FeatureCut.AfterFc7) : model.features.call(x);
+                y = model.ExtractFeatures(x, spec.Cut);
             if (!y.isfinite().all().item<bool>())
                 throw new InvalidDataException($"features of {split.Name}, images {done}–{done + batch.Count - 1}: NaN or infinite values, " +
                     $"first in layer {model.FirstNonFiniteLayer(x) ?? "(none in fp32: the bf16 run overflowed; use precision fp32)"} — the weights overflow there");

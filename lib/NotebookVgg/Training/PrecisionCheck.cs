@@ -99,7 +99,7 @@ public static class PrecisionCheck
             for (int i = 0; i <= 4; i++) // up to fc7's ReLU; dropout (classifier.5) is the identity in eval mode
                 fc7 = ((nn.Module<Tensor, Tensor>)model.classifier[i]).call(fc7);
             var logits = model.Head.call(fc7);
-            var features = cut == FeatureCut.AfterFc7 ? fc7 : conv;
+            var features = cut == FeatureCut.Fc7 ? fc7 : conv;
             return (features.to_type(ScalarType.Float32), logits.to_type(ScalarType.Float32));
         }
         var (f32, l32) = Run(false);

@@ -7,7 +7,7 @@ namespace NotebookVgg.Training;
 /// <param name="Name">smoke, cpu, gpu-tutorial or gpu.</param>
 /// <param name="Purpose">One sentence a user reads before choosing it.</param>
 /// <param name="Options">The training settings.</param>
-/// <param name="FeatureCut">Where the frozen network is cut in features mode: "avgpool" (25,088 values) or "fc7" (4,096).</param>
+/// <param name="FeatureCut">Where the frozen network is cut in features mode: "pool5" (the last conv block's 512-channel map) or "fc7" (4,096 values).</param>
 /// <param name="TrainPerClass">Training images per class (balanced, seeded); null: all.</param>
 /// <param name="TestPerClass">Test images per class; null: all.</param>
 /// <param name="PretrainedWeights">The weights' registry name, or null for random weights (labelled as such everywhere).</param>
@@ -49,7 +49,7 @@ public static class Profiles
     /// The best a 2-core CPU does in a sitting: frozen pretrained VGG19, fc7 features ("CNN codes") of
     /// 112×112 inputs computed once for 1,000 training images per class, then a linear head trained for 30 epochs.
     /// 112 rather than 224 because the features cost a quarter as much per image, so four times as many
-    /// images fit into the budget; fc7 rather than avgpool because its 4,096 values train a head in seconds.
+    /// images fit into the budget; fc7 rather than pool5 because its 4,096 values train a head in seconds.
     /// </summary>
     public static TrainingProfile Cpu { get; } = new(
         "cpu",

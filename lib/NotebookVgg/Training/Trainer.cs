@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using NotebookVgg.Data;
+using NotebookVgg.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -228,6 +229,8 @@ public sealed class Trainer
     /// A resumed run must be the same model trained from the same weights: a changed architecture, weights file, cut,
     /// mode or input size would continue the old checkpoint under a new label. Names the first setting that differs.
     /// </summary>
+    private static FeatureCut? CutOf(ModelDescription d) => d.FeatureCut is null ? null : TransferSettings.ParseCut(d.FeatureCut);
+
     private static void EnsureSameModel(ModelDescription? saved, ModelDescription? now, string path)
     {
         if (saved is null || now is null)
@@ -235,7 +238,7 @@ public sealed class Trainer
         (string Name, object? Saved, object? Now)[] fields =
         [
             ("architecture", saved.Architecture, now.Architecture), ("mode", saved.Mode, now.Mode),
-            ("feature cut", saved.FeatureCut, now.FeatureCut), ("image size", saved.ImageSize, now.ImageSize),
+            ("feature cut", CutOf(saved), CutOf(now)), ("image size", saved.ImageSize, now.ImageSize),
             ("interpolation", saved.Interpolation, now.Interpolation), ("weights file", saved.WeightsPath, now.WeightsPath),
             ("weights SHA-256", saved.WeightsSha256, now.WeightsSha256), ("classes", saved.NumClasses, now.NumClasses),
             ("precision", saved.Precision, now.Precision),

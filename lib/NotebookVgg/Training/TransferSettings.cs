@@ -19,8 +19,8 @@ public sealed record TransferSettings
     /// <summary>Name of the registry entry the file belongs to, for preprocessing and labels (e.g. "vgg19").</summary>
     public string? WeightsName { get; init; }
 
-    /// <summary>Features mode: fc7 (4,096 values) or avgpool (25,088 values).</summary>
-    public FeatureCut Cut { get; init; } = FeatureCut.AfterFc7;
+    /// <summary>Features mode: fc7 (4,096 values) or pool5 (the last conv block's 512-channel map).</summary>
+    public FeatureCut Cut { get; init; } = FeatureCut.Fc7;
 
     public Interpolation Interpolation { get; init; } = Interpolation.Bilinear;
     public int? TrainPerClass { get; init; }
@@ -62,9 +62,9 @@ public sealed record TransferSettings
 
     public static FeatureCut ParseCut(string cut) => cut?.Trim().ToLowerInvariant() switch
     {
-        "fc7" or "afterfc7" => FeatureCut.AfterFc7,
-        "avgpool" or "afteravgpool" => FeatureCut.AfterAvgPool,
-        _ => throw new ArgumentException($"feature cut '{cut}': expected fc7 or avgpool"),
+        "fc7" => FeatureCut.Fc7,
+        "pool5" or "avgpool" => FeatureCut.Pool5, // avgpool: this cut's name before 2026-12; older checkpoints say it
+        _ => throw new ArgumentException($"feature cut '{cut}': expected fc7 or pool5"),
     };
 
     public static Interpolation ParseInterpolation(string mode) =>

@@ -57,7 +57,7 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
         if (d.Mode == TrainingMode.Features)
         {
             var cut = TransferSettings.ParseCut(d.FeatureCut ?? "fc7");
-            using var example = cut == FeatureCut.AfterFc7 ? zeros(1, 4096) : zeros(1, 512, 1, 1);
+            using var example = cut == FeatureCut.Fc7 ? zeros(1, 4096) : zeros(1, 512, 1, 1);
             var head = FeatureHead.Create(cut, example, d.NumClasses);
             Checkpoint.Load(checkpointPath, head);
             model = new TrainedModel(vgg, head, d);
@@ -95,7 +95,7 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
 
     /// <summary>Features mode: the frozen network's output at the checkpoint's cut, what the head was trained on.</summary>
     private Tensor FrozenFeatures(Tensor x) =>
-        Description.FeatureCut == "fc7" ? _vgg.ExtractFeatures(x, FeatureCut.AfterFc7) : _vgg.features.call(x);
+        Description.FeatureCut == "fc7" ? _vgg.ExtractFeatures(x, FeatureCut.Fc7) : _vgg.features.call(x);
 
     /// <summary>The first layer (backbone, then "head") whose output is not finite for these inputs, or null.</summary>
     public string? FirstNonFiniteLayer(Tensor input)

@@ -178,7 +178,7 @@ public sealed class TransferLearning
         var d = Checkpoint.ReadState(checkpointPath).Model;
         if (d is null || d.Mode != TrainingMode.Features || d.FeatureCut != "fc7" || d.NumClasses != model.NumClasses)
             throw new ArgumentException($"{checkpointPath}: starting a fine-tune from a trained head needs a features-mode checkpoint with the fc7 cut and {model.NumClasses} classes");
-        using var head = FeatureHead.Create(FeatureCut.AfterFc7, zeros(1, model.Head.in_features), (int)model.NumClasses);
+        using var head = FeatureHead.Create(FeatureCut.Fc7, zeros(1, model.Head.in_features), (int)model.NumClasses);
         Checkpoint.Load(checkpointPath, head);
         using (no_grad())
         {
@@ -346,7 +346,7 @@ public sealed class TransferLearning
         return choice;
     }
 
-    internal static string CutName(FeatureCut cut) => cut == FeatureCut.AfterFc7 ? "fc7" : "avgpool";
+    internal static string CutName(FeatureCut cut) => cut == FeatureCut.Fc7 ? "fc7" : "pool5";
 
     private void Say(string message) => Log?.Invoke(message);
 }

@@ -41,7 +41,7 @@ public sealed class PrecisionCheckTests : IDisposable
     {
         using var model = SmallVgg();
         using var x = Images();
-        var m = PrecisionCheck.Measure(model, x, FeatureCut.AfterFc7);
+        var m = PrecisionCheck.Measure(model, x, FeatureCut.Fc7);
         Assert.Equal(PrecisionCheck.CheckImages, m.Images);
         Assert.InRange(m.FeatureError, 1e-5, PrecisionCheck.MaxFeatureError); // not zero: bf16 really ran
         Assert.True(PrecisionCheck.Judge(m).Bf16, PrecisionCheck.Judge(m).Reason);
@@ -53,7 +53,7 @@ public sealed class PrecisionCheckTests : IDisposable
         using var model = SmallVgg();
         MakeTheClassifierDisagree(model);
         using var x = Images();
-        var m = PrecisionCheck.Measure(model, x, FeatureCut.AfterFc7);
+        var m = PrecisionCheck.Measure(model, x, FeatureCut.Fc7);
         Assert.True(m.Top1Agreements < PrecisionCheck.MinTop1Agreement * m.Images, $"{m.Top1Agreements}/{m.Images} agree");
         var choice = PrecisionCheck.Judge(m);
         Assert.False(choice.Bf16);
@@ -76,7 +76,7 @@ public sealed class PrecisionCheckTests : IDisposable
     {
         using var model = SmallVgg();
         using var x = Images();
-        var first = PrecisionCheck.Choose(Precision.Auto, CPU, model, x, FeatureCut.AfterFc7, "k1", _dir.Path);
+        var first = PrecisionCheck.Choose(Precision.Auto, CPU, model, x, FeatureCut.Fc7, "k1", _dir.Path);
         if (!CpuSpeed.HasNativeBf16)
         {
             Assert.False(first.Bf16);
@@ -89,10 +89,10 @@ public sealed class PrecisionCheckTests : IDisposable
 
         // The cached check is used as is: the same key now answers without measuring (the model changed meanwhile).
         MakeTheClassifierDisagree(model);
-        var second = PrecisionCheck.Choose(Precision.Auto, CPU, model, x, FeatureCut.AfterFc7, "k1", _dir.Path);
+        var second = PrecisionCheck.Choose(Precision.Auto, CPU, model, x, FeatureCut.Fc7, "k1", _dir.Path);
         Assert.True(second.Bf16);
         Assert.Contains("read from the cache", second.Reason, StringComparison.Ordinal);
-        var other = PrecisionCheck.Choose(Precision.Auto, CPU, model, x, FeatureCut.AfterFc7, "k2", _dir.Path);
+        var other = PrecisionCheck.Choose(Precision.Auto, CPU, model, x, FeatureCut.Fc7, "k2", _dir.Path);
         Assert.False(other.Bf16, other.Reason);
     }
 
@@ -102,8 +102,8 @@ public sealed class PrecisionCheckTests : IDisposable
         using var model = SmallVgg();
         MakeTheClassifierDisagree(model);
         using var x = Images();
-        Assert.False(PrecisionCheck.Choose(Precision.Fp32, CPU, model, x, FeatureCut.AfterFc7, "k", _dir.Path).Bf16);
-        Assert.True(PrecisionCheck.Choose(Precision.Bf16, CPU, model, x, FeatureCut.AfterFc7, "k", _dir.Path).Bf16);
+        Assert.False(PrecisionCheck.Choose(Precision.Fp32, CPU, model, x, FeatureCut.Fc7, "k", _dir.Path).Bf16);
+        Assert.True(PrecisionCheck.Choose(Precision.Bf16, CPU, model, x, FeatureCut.Fc7, "k", _dir.Path).Bf16);
         Assert.Empty(Directory.GetFiles(_dir.Path));
     }
 

@@ -126,7 +126,7 @@ public sealed class TransferLearningTests : IDisposable
         new TransferLearning().Run(settings);
         var state = Checkpoint.ReadState(settings.CheckpointPath!);
         Assert.Null(state.Model!.WeightsPath);
-        Assert.Equal(nameof(FeatureCut.AfterFc7), TransferSettings.ParseCut("fc7").ToString());
+        Assert.Equal(nameof(FeatureCut.Fc7), TransferSettings.ParseCut("fc7").ToString());
         var ex = Assert.Throws<ArgumentException>(() => TransferSettings.ParseCut("fc9"));
         Assert.Contains("fc9", ex.Message, StringComparison.Ordinal);
     }
