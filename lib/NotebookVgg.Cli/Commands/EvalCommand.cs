@@ -9,7 +9,7 @@ using Spectre.Console.Cli;
 namespace NotebookVgg.Cli.Commands;
 
 /// <summary><c>nvgg eval</c>: a checkpoint's test accuracy, top-5, per-class metrics and confusion matrix.</summary>
-internal sealed class EvalCommand : Command<EvalCommand.Settings>
+internal sealed class EvalCommand : AsyncCommand<EvalCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -35,10 +35,10 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
                 : ValidationResult.Success();
     }
 
-    public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         Runtime.NativeAllocator.KeepFreedMemory();
-        string data = TrainCommand.RequireData(s.Data);
+        string data = await RunInputs.DataAsync(s.Data, MissingData.Fail, ct: cancellationToken);
         using var model = TrainedModel.Load(s.Checkpoint);
         var state = Checkpoint.ReadState(s.Checkpoint);
         using var dataset = Cifar10.Load(data);

@@ -149,10 +149,13 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         Runtime.NativeAllocator.KeepFreedMemory(); // 2–3× faster VGG steps on glibc (see NativeAllocator); a short-lived process
-        var profile = s.Profile is null ? Profiles.ForDevice(Runtime.Devices.CudaDeviceCount() > 0) : Profiles.Get(s.Profile);
-        string data = RequireData(s.Data);
-        var weights = WeightsStore.Parse(s.Weights ?? profile.PretrainedWeights ?? "none");
-        string? weightsPath = await EnsureWeightsAsync(weights, s.Json, cancellationToken);
+        var profile = RunInputs.Profile(s.Profile);
+        string data = await RunInputs.DataAsync(s.Data, MissingData.Fail, ct: cancellationToken);
+        string weightsName = s.Weights ?? profile.PretrainedWeights ?? "none";
+        var weights = WeightsStore.Parse(weightsName);
+        string? weightsPath = weights.NeedsDownload && !s.Json
+            ? await DataCommandHelpers.WithProgressAsync($"weights {weights.Entry!.Name}", p => RunInputs.WeightsAsync(weightsName, progress: p, ct: cancellationToken))
+            : await RunInputs.WeightsAsync(weightsName, ct: cancellationToken);
         var o = profile.Options;
         o = o with
         {
@@ -253,33 +256,6 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         return console;
     }
 
-    /// <summary>The data folder, or a one-line error that says how to get CIFAR-10 there.</summary>
-    internal static string RequireData(string? dir)
-    {
-        string data = ProjectPaths.DataDirectory(dir);
-        try
-        {
-            Cifar10.ResolveFolder(data);
-        }
-        catch (Exception ex) when (ex is DirectoryNotFoundException or FileNotFoundException)
-        {
-            throw new DirectoryNotFoundException(
-                $"no CIFAR-10 in {data}: run 'nvgg data download' (or, offline, 'nvgg data extract ../shared/data/cifar-10-sample-binary.tar.gz' or 'nvgg data synth --out {data}')");
-        }
-        return data;
-    }
-
-    /// <summary>Random weights → null; a file → its path; a registry entry → the cached file (downloaded with a progress bar if missing).</summary>
-    internal static async Task<string?> EnsureWeightsAsync(WeightsReference reference, bool quiet, CancellationToken cancellationToken)
-    {
-        if (reference.Entry is not { } entry)
-            return reference.Path;
-        if (!reference.NeedsDownload || quiet)
-            return await WeightsStore.EnsureAsync(entry, ct: cancellationToken);
-        return await DataCommandHelpers.WithProgressAsync($"weights {entry.Name}", p => WeightsStore.EnsureAsync(entry, progress: p, ct: cancellationToken));
-    }
-
-    /// <summary>A --limit-* value as images per class: absent → the profile's choice; "all" → no subset (null); N → N/10.</summary>
     private static bool IsCheckpoint(string path)
     {
         try
@@ -293,6 +269,7 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         }
     }
 
+    /// <summary>A --limit-* value as images per class: absent → the profile's choice; "all" → no subset (null); N → N/10.</summary>
     internal static int? PerClass(string? limit, int? profileChoice, string option) => limit?.Trim().ToLowerInvariant() switch
     {
         null => profileChoice,

@@ -32,8 +32,8 @@ public sealed class Batch : IDisposable
 }
 
 /// <summary>
-/// Walks a split in batches: a seeded shuffle per epoch (the same seed and epoch give the same order, whatever
-/// ran before), a fixed batch size with a smaller last batch (or none, with dropLast), and a transform applied
+/// Walks a split in batches: a seeded shuffle per epoch (<see cref="Seeding"/>: the same seed and epoch give the same
+/// order, whatever ran before), a fixed batch size with a smaller last batch (or none, with dropLast), and a transform applied
 /// per batch to the uint8 images (resizing happens here, one batch at a time, never for the whole split).
 /// <para>
 /// Lifetimes: batches are not registered in any dispose scope. Each batch is disposed by the iterator when the
@@ -96,23 +96,29 @@ public sealed class BatchIterator
     /// <summary>Batches per epoch: ⌈N / batch⌉, or ⌊N / batch⌋ with dropLast.</summary>
     public int BatchesPerEpoch => DropLast ? _split.Count / BatchSize : (_split.Count + BatchSize - 1) / BatchSize;
 
-    /// <summary>The record order of an epoch: a permutation seeded by (seed, epoch), or 0…N−1 without shuffle.</summary>
+    /// <summary>The record order of an epoch: a permutation seeded by (seed, epoch) (<see cref="Seeding"/>), or 0…N−1 without shuffle.</summary>
     public long[] Order(int epoch)
     {
+        using var generator = Seeding.Generator(Seed, epoch);
+        return Order(generator);
+    }
+
+    private long[] Order(torch.Generator generator)
+    {
+        if (Shuffle)
+            return Seeding.Permutation(_split.Count, generator);
         long[] order = new long[_split.Count];
         for (int i = 0; i < order.Length; i++)
             order[i] = i;
-        if (Shuffle)
-            new Random(MixSeed(Seed, epoch, 0)).Shuffle(order);
         return order;
     }
 
     /// <summary>The batches of one epoch. See the class remarks for who disposes them.</summary>
     public IEnumerable<Batch> Epoch(int epoch)
     {
-        long[] order = Order(epoch);
+        using var generator = Seeding.Generator(Seed, epoch); // the order first, then the augmentation, from one generator
+        long[] order = Order(generator);
         int batches = BatchesPerEpoch;
-        using var generator = new torch.Generator((ulong)(uint)MixSeed(Seed, epoch, 1));
         Batch? current = null;
         Task<Batch>? next = null;
         try
@@ -164,16 +170,5 @@ public sealed class BatchIterator
     {
         ArgumentNullException.ThrowIfNull(transform);
         return (images, _) => transform(images);
-    }
-
-    /// <summary>A well-mixed 31-bit seed from (seed, epoch, stream) (SplitMix64 finalizer).</summary>
-    internal static int MixSeed(int seed, int epoch, int stream)
-    {
-        ulong z = ((ulong)(uint)seed << 32) ^ ((ulong)(uint)epoch << 2) ^ (ulong)stream;
-        z += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        z ^= z >> 31;
-        return (int)(z & 0x7FFFFFFF);
     }
 }

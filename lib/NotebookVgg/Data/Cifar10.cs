@@ -44,6 +44,9 @@ public static class Cifar10
     public const string SourceMarkerFileName = "SOURCE.txt";
 
     public const int ClassCount = 10;
+
+    /// <summary>Height and width of every CIFAR-10 image.</summary>
+    public const int ImageSize = 32;
     public const string MetaFileName = "batches.meta.txt";
     public const string TestFileName = "test_batch.bin";
 

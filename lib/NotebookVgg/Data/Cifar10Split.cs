@@ -76,7 +76,7 @@ public sealed class Cifar10Split : IDisposable
     }
 
     /// <summary>
-    /// <paramref name="perClass"/> records of every class, drawn at random with <paramref name="seed"/>
+    /// <paramref name="perClass"/> records of every class, drawn at random with <paramref name="seed"/> (<see cref="Seeding"/>)
     /// (same seed, same records), kept in their original order. Fails if a class has fewer records.
     /// </summary>
     public Cifar10Split BalancedSubset(int perClass, int seed)
@@ -88,15 +88,15 @@ public sealed class Cifar10Split : IDisposable
         for (int i = 0; i < _labels.Length; i++)
             byClass[_labels[i]].Add(i);
 
-        var random = new Random(seed); // seeded System.Random keeps its algorithm across .NET versions
+        using var generator = Seeding.Generator(seed, epoch: 0);
         var chosen = new List<long>(perClass * Cifar10.ClassCount);
         for (int c = 0; c < byClass.Length; c++)
         {
             if (byClass[c].Count < perClass)
                 throw new ArgumentOutOfRangeException(nameof(perClass), $"split '{Name}' has {byClass[c].Count} records of class {c}, fewer than the {perClass} per class asked for");
-            long[] candidates = [.. byClass[c]];
-            random.Shuffle(candidates);
-            chosen.AddRange(candidates.AsSpan(0, perClass));
+            long[] pick = Seeding.Permutation(byClass[c].Count, generator);
+            for (int k = 0; k < perClass; k++)
+                chosen.Add(byClass[c][(int)pick[k]]);
         }
         chosen.Sort();
         return Subset([.. chosen], $"{Name} ({perClass} per class, seed {seed})");

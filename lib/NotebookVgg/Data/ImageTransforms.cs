@@ -115,4 +115,19 @@ public static class ImageTransforms
             x.clamp_(0.0, 1.0);
         return scope.MoveToOuter(Normalize(x, p));
     }
+
+    /// <summary>
+    /// A uint8 N×3×H×W batch of any size as a uint8 batch of <paramref name="size"/>×<paramref name="size"/>:
+    /// antialiased bilinear (PIL-like when shrinking), rounded back to bytes. Prediction uses it to make a photo a
+    /// CIFAR-10-sized image before <see cref="Prepare"/> treats it exactly like a training image.
+    /// </summary>
+    public static Tensor ResizeBytes(Tensor uint8Batch, int size)
+    {
+        ArgumentNullException.ThrowIfNull(uint8Batch);
+        if (uint8Batch.dtype != ScalarType.Byte)
+            throw new ArgumentException($"ResizeBytes expects uint8 images, got {uint8Batch.dtype}", nameof(uint8Batch));
+        using var scope = torch.NewDisposeScope();
+        var resized = Resize(uint8Batch.to_type(ScalarType.Float32), size, Interpolation.Bilinear, antialias: true);
+        return scope.MoveToOuter(resized.round().clamp(0, 255).to_type(ScalarType.Byte));
+    }
 }

@@ -45,7 +45,7 @@ public static class SyntheticCifar
             File.WriteAllText(Path.Combine(building, Cifar10.MetaFileName), string.Join("\n", ClassNames) + "\n\n");
 
             var generator = new Generator(seed);
-            var trainRandom = new Random(BatchIterator.MixSeed(seed, 0, 2));
+            var trainRandom = new Random(MixSeed(seed, 0, 2));
             byte[] trainRecords = generator.Records(trainCount, trainRandom);
             int files = Cifar10.TrainFileNames.Count, offset = 0;
             for (int f = 0; f < files; f++)
@@ -55,7 +55,7 @@ public static class SyntheticCifar
                     trainRecords.AsSpan(offset * Cifar10Reader.RecordBytes, count * Cifar10Reader.RecordBytes));
                 offset += count;
             }
-            var testRandom = new Random(BatchIterator.MixSeed(seed, 0, 3));
+            var testRandom = new Random(MixSeed(seed, 0, 3));
             File.WriteAllBytes(Path.Combine(building, Cifar10.TestFileName), generator.Records(testCount, testRandom));
 
             if (Directory.Exists(target))
@@ -79,7 +79,7 @@ public static class SyntheticCifar
 
         public Generator(int seed)
         {
-            var random = new Random(BatchIterator.MixSeed(seed, 0, 4));
+            var random = new Random(MixSeed(seed, 0, 4));
             for (int k = 0; k < Cifar10.ClassCount; k++)
             {
                 // Hues evenly around the wheel (jittered by seed), stripes at k·18° with 2–4 cycles per image.
@@ -152,5 +152,16 @@ public static class SyntheticCifar
             };
             return [(float)(r * 255), (float)(g * 255), (float)(b * 255)];
         }
+    }
+
+    /// <summary>A well-mixed 31-bit seed from (seed, epoch, stream) (SplitMix64 finalizer).</summary>
+    private static int MixSeed(int seed, int epoch, int stream)
+    {
+        ulong z = ((ulong)(uint)seed << 32) ^ ((ulong)(uint)epoch << 2) ^ (ulong)stream;
+        z += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        return (int)(z & 0x7FFFFFFF);
     }
 }

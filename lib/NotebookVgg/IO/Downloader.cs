@@ -13,11 +13,17 @@ public sealed record DownloadProgress(string Source, long BytesReceived, long? T
     public double? Fraction => TotalBytes is > 0 ? (double)BytesReceived / TotalBytes.Value : null;
 }
 
-/// <summary>An expected digest of a file: SHA-256 (preferred) or MD5 (for sources that publish only MD5).</summary>
-public sealed record Checksum(string Algorithm, string Hex)
+/// <summary>
+/// An expected digest of a file: SHA-256 (preferred) or MD5 (for sources that publish only MD5). A prefix is accepted
+/// where only one is published (torchvision's file names carry the first 8 hex digits of the SHA-256).
+/// </summary>
+public sealed record Checksum(string Algorithm, string Hex, bool IsPrefix = false)
 {
-    public static Checksum Sha256(string hex) => new("SHA-256", Normalize(hex, 64));
-    public static Checksum Md5(string hex) => new("MD5", Normalize(hex, 32));
+    public static Checksum Sha256(string hex) => new("SHA-256", Normalize(hex, 64, 64));
+    public static Checksum Md5(string hex) => new("MD5", Normalize(hex, 32, 32));
+
+    /// <summary>The first 8 to 64 hex digits of a SHA-256.</summary>
+    public static Checksum Sha256Prefix(string hex) => new("SHA-256", Normalize(hex, 8, 64), IsPrefix: true);
 
     /// <summary>Computes this checksum's algorithm over a file.</summary>
     public string ComputeFor(string path)
@@ -27,15 +33,20 @@ public sealed record Checksum(string Algorithm, string Hex)
         return Convert.ToHexStringLower(digest);
     }
 
-    private static string Normalize(string hex, int length)
+    /// <summary>Whether a computed digest (lower-case hex) is this one.</summary>
+    public bool Matches(string actual) => IsPrefix ? actual.StartsWith(Hex, StringComparison.Ordinal) : actual == Hex;
+
+    private static string Normalize(string hex, int minLength, int maxLength)
     {
         string h = hex.Trim().ToLowerInvariant();
-        if (h.Length != length || !h.All(Uri.IsHexDigit))
-            throw new ArgumentException($"checksum '{hex}': expected {length} hexadecimal digits");
+        if (h.Length < minLength || h.Length > maxLength || !h.All(Uri.IsHexDigit))
+            throw new ArgumentException(minLength == maxLength
+                ? $"checksum '{hex}': expected {minLength} hexadecimal digits"
+                : $"checksum '{hex}': expected {minLength} to {maxLength} hexadecimal digits");
         return h;
     }
 
-    public override string ToString() => $"{Algorithm} {Hex}";
+    public override string ToString() => IsPrefix ? $"{Algorithm} starting {Hex}" : $"{Algorithm} {Hex}";
 }
 
 /// <summary>
@@ -117,8 +128,9 @@ public sealed class Downloader : IDisposable
         foreach (var checksum in checksums)
         {
             string actual = checksum.ComputeFor(path);
-            if (actual != checksum.Hex)
-                throw new InvalidDataException($"{what ?? path}: {checksum.Algorithm} is {actual}, expected {checksum.Hex}");
+            if (!checksum.Matches(actual))
+                throw new InvalidDataException(
+                    $"{what ?? path}: {checksum.Algorithm} is {actual}, expected {(checksum.IsPrefix ? "one starting " : "")}{checksum.Hex}");
         }
     }
 

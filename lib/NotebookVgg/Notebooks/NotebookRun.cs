@@ -2,6 +2,7 @@ using Microsoft.Data.Analysis;
 using NotebookVgg.Data;
 using NotebookVgg.IO;
 using NotebookVgg.Training;
+using NotebookVgg.Transfer;
 using NotebookVgg.Weights;
 
 namespace NotebookVgg.Notebooks;
@@ -122,7 +123,7 @@ public sealed class NotebookRun
     /// <summary>The profile at a scale, without resolving data or weights (for notebooks that need neither).</summary>
     public static TrainingProfile ProfileFor(string profile, string scale, int seed = 0, string precision = "auto")
     {
-        var p = Profiles.Scaled(Profiles.Get(profile), Profiles.ParseScale(scale));
+        var p = Profiles.Scaled(RunInputs.Profile(profile), Profiles.ParseScale(scale));
         return p with { Options = p.Options with { Seed = seed, Precision = Runtime.PrecisionChoice.Parse(precision) } };
     }
 
@@ -141,7 +142,7 @@ public sealed class NotebookRun
         var size = Profiles.ParseScale(scale);
         bool substitute = size == TrainingScale.Tiny || recipe.Name == Profiles.Smoke.Name;
         string root = ProjectPaths.DataDirectory(string.IsNullOrWhiteSpace(data) ? null : data);
-        string folder = await NotebookSetup.DataFor(recipe.Name, root, log, allowSubstitute: substitute).ConfigureAwait(false);
+        string folder = await RunInputs.DataAsync(root, substitute ? MissingData.Substitute : MissingData.Download, log).ConfigureAwait(false);
         string source;
         using (var d = Cifar10.Load(folder))
             source = d.SourceName;
@@ -159,13 +160,13 @@ public sealed class NotebookRun
             }
             else
             {
-                weightsPath = await NotebookSetup.WeightsFor(recipe.PretrainedWeights ?? "none", log).ConfigureAwait(false);
+                weightsPath = await RunInputs.WeightsAsync(recipe.PretrainedWeights ?? "none", log).ConfigureAwait(false);
                 weightsName = weightsPath is null ? null : recipe.PretrainedWeights;
             }
         }
         else
         {
-            weightsPath = await NotebookSetup.WeightsFor(weights, log).ConfigureAwait(false);
+            weightsPath = await RunInputs.WeightsAsync(weights, log).ConfigureAwait(false);
             weightsName = weightsPath is null ? null : PretrainedWeights.Find(weights)?.Name ?? recipe.PretrainedWeights;
         }
         return new NotebookRun(recipe, size, root, folder, weightsPath, weightsName, seed, source);

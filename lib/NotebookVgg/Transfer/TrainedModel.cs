@@ -121,11 +121,8 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var image = ImageFiles.Read(imagePath).unsqueeze(0);
-        if (image.shape[2] != 32 || image.shape[3] != 32)
-        {
-            var small = nn.functional.interpolate(image.to_type(ScalarType.Float32), [32, 32], mode: InterpolationMode.Bilinear, align_corners: false, antialias: true);
-            image = small.round().clamp(0, 255).to_type(ScalarType.Byte);
-        }
+        if (image.shape[2] != Cifar10.ImageSize || image.shape[3] != Cifar10.ImageSize)
+            image = ImageTransforms.ResizeBytes(image, Cifar10.ImageSize);
         var logits = forward(image);
         if (!logits.isfinite().all().item<bool>())
             throw new InvalidDataException($"{imagePath}: the model's outputs hold NaN or infinite values, first in layer {FirstNonFiniteLayer(image) ?? "?"}");

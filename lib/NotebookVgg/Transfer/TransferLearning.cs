@@ -258,7 +258,7 @@ public sealed class TransferLearning
             _model.load_state_dict(source, strict, skip);
     }
 
-    /// <summary>Batches over cached feature tensors, shuffled per epoch with a (seed, epoch) permutation.</summary>
+    /// <summary>Batches over cached feature tensors, shuffled per epoch by the one rule of <see cref="Seeding"/>.</summary>
     public static BatchSource TensorSource(CachedFeatures features, int batchSize, bool shuffle, int seed, string name)
     {
         ArgumentNullException.ThrowIfNull(features);
@@ -271,8 +271,7 @@ public sealed class TransferLearning
             Tensor? order = null;
             if (shuffle)
             {
-                using var g = new Generator(unchecked((ulong)seed * 1_000_003UL + (ulong)epoch)); // not HashCode: it is randomized per process
-                order = randperm(n, generator: g).DetachFromDisposeScope(); // outlives the per-batch scopes of the consumer
+                order = tensor(Seeding.Permutation(n, seed, epoch)).DetachFromDisposeScope(); // outlives the consumer's per-batch scopes
             }
             try
             {

@@ -175,4 +175,19 @@ public sealed class ImageTransformsTests
         Assert.True(y.allclose(expected, atol: 1e-6));
         Assert.Equal(ScalarType.Float32, y.dtype);
     }
+
+    [Fact]
+    public void ResizeBytes_ShrinksAPhotoToCifarSize_AsBytes_AveragingLikePil()
+    {
+        // Vertical stripes two pixels wide, 64 wide → 32: plain bilinear samples inside a stripe and keeps pure 0 and 255;
+        // antialiased, each output pixel averages its neighbourhood, as PIL does (PyTorch: 36…219, then 64/191 alternating).
+        using var stripes = arange(64).div(2, rounding_mode: RoundingMode.floor).remainder(2).mul(255)
+            .view(1, 1, 1, 64).expand(1, 3, 48, 64).to_type(ScalarType.Byte);
+        using var small = ImageTransforms.ResizeBytes(stripes, Cifar10.ImageSize);
+        Assert.Equal([1L, 3, 32, 32], small.shape);
+        Assert.Equal(ScalarType.Byte, small.dtype);
+        Assert.Equal([36, 191, 64, 191, 64, 191], small[0, 0, 0, TensorIndex.Slice(0, 6)].data<byte>().ToArray());
+        Assert.Equal(219, small.max().item<byte>());
+        Assert.Throws<ArgumentException>(() => ImageTransforms.ResizeBytes(stripes.to_type(ScalarType.Float32), 32));
+    }
 }

@@ -125,6 +125,24 @@ public sealed class DownloaderTests : IDisposable
         Assert.Contains("xyz", ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Sha256Prefix_AcceptsTheFileItNames_AndRefusesAnotherLeavingNothing()
+    {
+        // torchvision publishes only the first 8 hex digits of a file's SHA-256 (in its name).
+        _server.Serve("f.bin", _body);
+        string digest = Convert.ToHexStringLower(SHA256.HashData(_body));
+        using var downloader = new Downloader();
+        string path = await downloader.EnsureFileAsync(_server.Url("f.bin"), _dir.Combine("f.bin"), [Checksum.Sha256Prefix(digest[..8])]);
+        Assert.Equal(_body, await File.ReadAllBytesAsync(path));
+
+        string wrong = (digest[0] == '0' ? "1" : "0") + digest[1..8];
+        var ex = await Assert.ThrowsAsync<InvalidDataException>(() =>
+            downloader.EnsureFileAsync(_server.Url("f.bin"), _dir.Combine("g.bin"), [Checksum.Sha256Prefix(wrong)]));
+        Assert.Contains($"expected one starting {wrong}", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(["f.bin"], _dir.Files());
+        Assert.Throws<ArgumentException>(() => Checksum.Sha256Prefix("abc"));
+    }
+
     /// <summary>Progress&lt;T&gt; posts to the thread pool; tests need the reports in order, at once.</summary>
     private sealed class SyncProgress(Action<DownloadProgress> report) : IProgress<DownloadProgress>
     {

@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using NotebookVgg.Data;
+using NotebookVgg.Tests.TestSupport;
+using NotebookVgg.Training;
+using NotebookVgg.Transfer;
+
+namespace NotebookVgg.Tests.Data;
+
+/// <summary>Issue 14: one seeding rule for every batching path, and it is PyTorch's.</summary>
+public sealed class SeedingTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly Cifar10Dataset _data;
+
+    public SeedingTests()
+    {
+        DataTestFiles.SmallSet(_dir.Path, train: 103, test: 10);
+        _data = Cifar10.Load(_dir.Path);
+    }
+
+    public void Dispose()
+    {
+        _data.Dispose();
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public void AnEpochsOrder_IsTheOnePyTorchDrawsFromTheSameGeneratorSeed()
+    {
+        const int seed = 7, epoch = 3;
+        long[] pytorch = PyTorchPermutation(103, Seeding.GeneratorSeed(seed, epoch));
+
+        Assert.Equal(pytorch, Seeding.Permutation(103, seed, epoch));
+        Assert.Equal(pytorch, new BatchIterator(_data.Train, 10, seed: seed).Order(epoch));
+    }
+
+    [Fact]
+    public void ImagesAndCachedFeatures_AreShuffledByTheSameRule()
+    {
+        using var features = new CachedFeatures(TorchSharp.torch.arange(103, dtype: TorchSharp.torch.ScalarType.Float32).unsqueeze(1),
+            TorchSharp.torch.zeros(103, dtype: TorchSharp.torch.ScalarType.Int64), key: "test", fromCache: false, path: "(memory)");
+        var source = TransferLearning.TensorSource(features, batchSize: 10, shuffle: true, seed: 5, "features");
+        long[] featureOrder = [.. source.Batches(2).SelectMany(b => b.Inputs.data<float>().ToArray()).Select(v => (long)v)];
+
+        Assert.Equal(new BatchIterator(_data.Train, 10, seed: 5).Order(2), featureOrder);
+    }
+
+    private static long[] PyTorchPermutation(long count, ulong generatorSeed)
+    {
+        var start = new ProcessStartInfo("/usr/bin/python3", // Debian's, with python3-torch; not a pyenv shim
+            ["-c", $"import torch; print(' '.join(map(str, torch.randperm({count}, generator=torch.Generator().manual_seed({generatorSeed})).tolist())))"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var python = Process.Start(start) ?? throw new InvalidOperationException("python3 did not start");
+        string output = python.StandardOutput.ReadToEnd();
+        string error = python.StandardError.ReadToEnd();
+        python.WaitForExit();
+        Assert.True(python.ExitCode == 0, $"python3 with torch is required by this test (tools/apt-install.sh installs python3-torch): {error}");
+        return [.. output.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(long.Parse)];
+    }
+}
