@@ -9,6 +9,10 @@ namespace NotebookVgg.Data;
 /// </summary>
 public sealed class Batch : IDisposable
 {
+    /// <summary>Takes ownership of <paramref name="images"/> and <paramref name="labels"/>: <see cref="Dispose"/> frees them.</summary>
+    /// <param name="images">The batch's images, first dimension one per record.</param>
+    /// <param name="labels">int64, one class index per record.</param>
+    /// <param name="indices">Positions of these records in the split, in batch order.</param>
     public Batch(Tensor images, Tensor labels, long[] indices)
     {
         Images = images;
@@ -16,14 +20,19 @@ public sealed class Batch : IDisposable
         Indices = indices;
     }
 
+    /// <summary>The images after the iterator's transform (uint8 N×3×32×32 without one).</summary>
     public Tensor Images { get; }
+
+    /// <summary>int64, N, the class (0–9) of each image.</summary>
     public Tensor Labels { get; }
 
     /// <summary>Positions of these records in the split.</summary>
     public long[] Indices { get; }
 
+    /// <summary>Records in this batch; the last batch of an epoch may hold fewer than the batch size.</summary>
     public int Count => Indices.Length;
 
+    /// <summary>Disposes <see cref="Images"/> and <see cref="Labels"/>.</summary>
     public void Dispose()
     {
         Images.Dispose();
@@ -88,9 +97,16 @@ public sealed class BatchIterator
     {
     }
 
+    /// <summary>Records per batch; the last batch holds the rest unless <see cref="DropLast"/>.</summary>
     public int BatchSize { get; }
+
+    /// <summary>Whether each epoch walks a seeded permutation (training) rather than the split's order (evaluation).</summary>
     public bool Shuffle { get; }
+
+    /// <summary>Seeds, together with the epoch number, the shuffle and the transform's generator.</summary>
     public int Seed { get; }
+
+    /// <summary>Whether a last batch smaller than <see cref="BatchSize"/> is left out.</summary>
     public bool DropLast { get; }
 
     /// <summary>Batches per epoch: ⌈N / batch⌉, or ⌊N / batch⌋ with dropLast.</summary>

@@ -31,7 +31,10 @@ public static class Cifar10
     /// </summary>
     public const string SampleSha256 = "20d2fd2601eedc2794b9e0ddea0dbf18fe347c5967a013d9dfdf7fff563b34a6";
 
+    /// <summary>What data from the official archive calls its source; also the default for a folder that names none.</summary>
     public const string SourceNameOfficial = "CIFAR-10";
+
+    /// <summary>What data from the shared sample archive (recognized by <see cref="SampleSha256"/>) calls its source.</summary>
     public const string SourceNameSample = "CIFAR-10 sample";
 
     /// <summary>What every output built from <see cref="SyntheticCifar"/> data calls its source.</summary>
@@ -43,11 +46,16 @@ public static class Cifar10
     /// <summary>Optional file holding a source name (one line), written by <see cref="ExtractAsync"/> when it knows one.</summary>
     public const string SourceMarkerFileName = "SOURCE.txt";
 
+    /// <summary>Number of classes; labels run 0–9.</summary>
     public const int ClassCount = 10;
 
     /// <summary>Height and width of every CIFAR-10 image.</summary>
     public const int ImageSize = 32;
+
+    /// <summary>The class names, one per line in label order; its presence marks a folder as cifar-10-batches-bin.</summary>
     public const string MetaFileName = "batches.meta.txt";
+
+    /// <summary>The test split's batch file.</summary>
     public const string TestFileName = "test_batch.bin";
 
     /// <summary>data_batch_1.bin … data_batch_5.bin.</summary>

@@ -34,6 +34,7 @@ public sealed class Cifar10Dataset : IDisposable
     /// <summary>True when the folder was written by <see cref="SyntheticCifar"/>.</summary>
     public bool IsSynthetic { get; }
 
+    /// <summary>Disposes both splits.</summary>
     public void Dispose()
     {
         Train.Dispose();

@@ -36,6 +36,7 @@ public sealed class Cifar10Split : IDisposable
     /// <summary>int64, N, values 0–9.</summary>
     public Tensor Labels { get; }
 
+    /// <summary>Records in the split (N).</summary>
     public int Count => _labels.Length;
 
     /// <summary>The batch files the records were read from (file names only), in reading order.</summary>
@@ -143,6 +144,7 @@ public sealed class Cifar10Split : IDisposable
         }
     }
 
+    /// <summary>Disposes <see cref="Images"/> and <see cref="Labels"/>; subsets taken earlier keep their own copies.</summary>
     public void Dispose()
     {
         if (_disposed)

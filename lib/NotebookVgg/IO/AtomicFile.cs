@@ -54,8 +54,13 @@ public static class AtomicFile
             Stream = new FileStream(tempPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
         }
 
+        /// <summary>The full path the file gets on <see cref="Commit"/>.</summary>
         public string FinalPath { get; }
+
+        /// <summary>The temporary file beside <see cref="FinalPath"/> that <see cref="Stream"/> writes to.</summary>
         public string TempPath { get; }
+
+        /// <summary>Write the contents here; <see cref="Commit"/> flushes and closes it.</summary>
         public FileStream Stream { get; }
 
         /// <summary>Flushes to disk and renames the temporary file over the final name.</summary>
@@ -70,6 +75,7 @@ public static class AtomicFile
             _committed = true;
         }
 
+        /// <summary>Without a <see cref="Commit"/>, closes the stream and deletes the temporary file; after one, does nothing.</summary>
         public void Dispose()
         {
             if (_committed)

@@ -19,7 +19,10 @@ public sealed record DownloadProgress(string Source, long BytesReceived, long? T
 /// </summary>
 public sealed record Checksum(string Algorithm, string Hex, bool IsPrefix = false)
 {
+    /// <summary>A full SHA-256: 64 hex digits, either case, surrounding white space ignored.</summary>
     public static Checksum Sha256(string hex) => new("SHA-256", Normalize(hex, 64, 64));
+
+    /// <summary>A full MD5: 32 hex digits, either case, surrounding white space ignored.</summary>
     public static Checksum Md5(string hex) => new("MD5", Normalize(hex, 32, 32));
 
     /// <summary>The first 8 to 64 hex digits of a SHA-256.</summary>
@@ -46,6 +49,7 @@ public sealed record Checksum(string Algorithm, string Hex, bool IsPrefix = fals
         return h;
     }
 
+    /// <summary>The algorithm and the hex digits, e.g. "SHA-256 starting 1a2b3c4d" for a prefix.</summary>
     public override string ToString() => IsPrefix ? $"{Algorithm} starting {Hex}" : $"{Algorithm} {Hex}";
 }
 
@@ -245,6 +249,7 @@ public sealed class Downloader : IDisposable
         return $"{done}{of} MB, {(p.BytesPerSecond / 1e6).ToString("0.0", c)} MB/s";
     }
 
+    /// <summary>Disposes the HttpClient this downloader created; one passed in is left to its owner.</summary>
     public void Dispose()
     {
         if (_ownsClient)

@@ -119,6 +119,10 @@ public sealed class Vgg : Module<Tensor, Tensor>, ILocatesNonFiniteOutputs
         return model;
     }
 
+    /// <summary>
+    /// Class scores (logits, N × <see cref="NumClasses"/>) for images N×3×H×W: <c>features</c>, <c>avgpool</c>, flatten,
+    /// <c>classifier</c>. Intermediates are disposed; only the result is left to the caller.
+    /// </summary>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();

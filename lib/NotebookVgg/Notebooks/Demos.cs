@@ -39,6 +39,7 @@ public static class Demos
         return rows;
     }
 
+    /// <summary>The <see cref="CompareVggs"/> rows as a table for display: parameters in millions, GMACs and MB rounded.</summary>
     public static DataFrame ToDataFrame(IReadOnlyList<Candidate> rows)
     {
         ArgumentNullException.ThrowIfNull(rows);

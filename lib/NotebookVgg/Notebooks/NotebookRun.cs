@@ -30,6 +30,7 @@ public sealed class NotebookRun
     /// <summary>The profile's recipe at this scale (seed applied).</summary>
     public TrainingProfile Profile { get; }
 
+    /// <summary>Full, or tiny (a check that the code runs, whose numbers mean nothing; see <see cref="Caveat"/>).</summary>
     public TrainingScale Scale { get; }
 
     /// <summary>The folder downloads, caches and checkpoints live in.</summary>
@@ -44,11 +45,13 @@ public sealed class NotebookRun
     /// <summary>The registry name the file belongs to (e.g. vgg19), if any.</summary>
     public string? WeightsName { get; }
 
+    /// <summary>The seed the notebook passed, already applied to <see cref="Profile"/>'s options.</summary>
     public int Seed { get; }
 
     /// <summary>"CIFAR-10", "CIFAR-10 sample" or "synthetic CIFAR-10-shaped data".</summary>
     public string DataSource { get; }
 
+    /// <summary>Whether a weights file was resolved; false means the network starts from random weights.</summary>
     public bool IsPretrained => WeightsPath is not null;
 
     /// <summary>The device the profile asks for ("auto": CUDA when present), resolved on this machine.</summary>

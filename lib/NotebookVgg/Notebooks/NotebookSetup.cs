@@ -10,14 +10,22 @@ namespace NotebookVgg.Notebooks;
 /// </summary>
 public static class NotebookParameter
 {
+    /// <summary>The environment variable that overrides parameter <paramref name="name"/>: NOTEBOOKVGG_ and the name upper-cased.</summary>
     public static string VariableFor(string name) => "NOTEBOOKVGG_" + name.ToUpperInvariant();
 
+    /// <summary>The variable's text when set and non-empty, else <paramref name="fallback"/>.</summary>
     public static string Get(string name, string fallback) => Environment.GetEnvironmentVariable(VariableFor(name)) is { Length: > 0 } v ? v : fallback;
 
+    /// <summary>The variable parsed as an integer (invariant culture), else <paramref name="fallback"/>.</summary>
+    /// <exception cref="ArgumentException">The variable is set but is not an integer.</exception>
     public static int Get(string name, int fallback) => Parse(name, fallback, s => int.Parse(s, CultureInfo.InvariantCulture));
 
+    /// <summary>The variable parsed as a number (invariant culture: '.' for decimals), else <paramref name="fallback"/>.</summary>
+    /// <exception cref="ArgumentException">The variable is set but is not a number.</exception>
     public static double Get(string name, double fallback) => Parse(name, fallback, s => double.Parse(s, CultureInfo.InvariantCulture));
 
+    /// <summary>The variable parsed as true or false (any case), else <paramref name="fallback"/>.</summary>
+    /// <exception cref="ArgumentException">The variable is set but is neither true nor false.</exception>
     public static bool Get(string name, bool fallback) => Parse(name, fallback, bool.Parse);
 
     private static T Parse<T>(string name, T fallback, Func<string, T> parse)
@@ -29,7 +37,7 @@ public static class NotebookParameter
         {
             return parse(text.Trim());
         }
-        catch (FormatException)
+        catch (Exception ex) when (ex is FormatException or OverflowException)
         {
             throw new ArgumentException($"{VariableFor(name)}='{text}': not a valid {typeof(T).Name}");
         }

@@ -124,6 +124,10 @@ public sealed unsafe class CpuAutocast : IDisposable
     /// <summary>Whether autocast is on for the CPU on this thread.</summary>
     public static bool IsEnabledOnThisThread => IsAvailable && IsEnabled(CpuDeviceType) != 0;
 
+    /// <summary>
+    /// Turns autocast off on the calling thread (off, not back to its earlier state, so scopes do not nest) and clears
+    /// autocast's cache of bf16 weight copies.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)

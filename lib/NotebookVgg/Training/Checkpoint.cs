@@ -58,6 +58,10 @@ public static class Checkpoint
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
+    /// <summary>
+    /// Writes <paramref name="state"/>, the model's tensors and (if given) the optimizer's state to one zip at
+    /// <paramref name="path"/>, replacing any earlier checkpoint there only once complete.
+    /// </summary>
     public static void Save(string path, nn.Module model, OptimizerHelper? optimizer, CheckpointState state)
     {
         ArgumentNullException.ThrowIfNull(model);

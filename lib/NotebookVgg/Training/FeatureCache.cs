@@ -11,7 +11,10 @@ namespace NotebookVgg.Training;
 /// <summary>Features of one split: N×D float32 (D = 4,096 for fc7; 512×h×w maps for the pool5 cut) and the labels.</summary>
 public sealed class CachedFeatures(Tensor features, Tensor labels, string key, bool fromCache, string path) : IDisposable
 {
+    /// <summary>float32 on the CPU, one row per record of the split, in the split's order.</summary>
     public Tensor Features { get; } = features;
+
+    /// <summary>int64, N: the split's labels, in the same order as <see cref="Features"/>.</summary>
     public Tensor Labels { get; } = labels;
 
     /// <summary>The hex key the features were stored under.</summary>
@@ -20,9 +23,13 @@ public sealed class CachedFeatures(Tensor features, Tensor labels, string key, b
     /// <summary>True when read from disk, false when computed by this call.</summary>
     public bool FromCache { get; } = fromCache;
 
+    /// <summary>The .safetensors file the features were read from or written to.</summary>
     public string Path { get; } = path;
+
+    /// <summary>Records (N).</summary>
     public long Count => Labels.shape[0];
 
+    /// <summary>Disposes <see cref="Features"/> and <see cref="Labels"/>.</summary>
     public void Dispose()
     {
         Features.Dispose();
@@ -43,6 +50,12 @@ public static class FeatureCache
     /// <summary>What the features depend on, besides the images.</summary>
     public sealed record Spec(string WeightsId, FeatureCut Cut, int ImageSize, Interpolation Interpolation, Preprocessing Preprocessing, bool Bf16);
 
+    /// <summary>
+    /// The features of <paramref name="split"/> under <paramref name="spec"/>: read from <paramref name="cacheDirectory"/>
+    /// when a file under their key is there, else extracted on <paramref name="device"/> (default CPU) and stored there.
+    /// The caller owns the result.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A file under the key lacks the expected tensors, or the features are not finite.</exception>
     public static CachedFeatures GetOrCompute(
         Vgg model, Cifar10Split split, Spec spec, string cacheDirectory, int batchSize = 64,
         Device? device = null, IProgress<ExtractionProgress>? progress = null, CancellationToken cancellationToken = default)

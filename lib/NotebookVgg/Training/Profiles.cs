@@ -32,6 +32,7 @@ public enum TrainingScale
     Tiny,
 }
 
+/// <summary>The four named recipes (smoke, cpu, gpu-tutorial, gpu), looked up by name and shrunk to a scale.</summary>
 public static class Profiles
 {
     /// <summary>Seconds on a laptop CPU: proves the machinery end to end. Its accuracy means nothing.</summary>
@@ -84,6 +85,7 @@ public static class Profiles
         },
         FeatureCut: "fc7", TrainPerClass: null, TestPerClass: null, PretrainedWeights: "vgg19", Interpolation: "bilinear");
 
+    /// <summary>Every profile; <see cref="Get"/> looks names up here and lists them in this order when one is unknown.</summary>
     public static IReadOnlyList<TrainingProfile> All { get; } = [Smoke, Cpu, GpuTutorial, Gpu];
 
     /// <summary>The profile of that name ("auto": cpu or gpu by device); an error listing the known names otherwise.</summary>

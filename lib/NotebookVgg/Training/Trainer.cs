@@ -36,6 +36,11 @@ public sealed class Trainer
     private readonly TrainingOptions _options;
     private readonly Device _device;
 
+    /// <summary>Checks <paramref name="options"/> at once; nothing is trained until <see cref="Fit"/>.</summary>
+    /// <param name="model">Maps a batch of inputs to logits; trained in place.</param>
+    /// <param name="groups">The parameters to train and their learning rates; empty groups are skipped, but not all may be empty.</param>
+    /// <param name="options">The recipe: epochs, optimizer, schedule, seed and so on.</param>
+    /// <param name="device">Where each batch is moved; the model must already be there.</param>
     public Trainer(nn.Module<Tensor, Tensor> model, IReadOnlyList<ParameterGroup> groups, TrainingOptions options, Device device)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -53,6 +58,14 @@ public sealed class Trainer
     /// <summary>Called synchronously after every batch and epoch.</summary>
     public IProgress<TrainingProgress>? Progress { get; init; }
 
+    /// <summary>
+    /// Trains up to the options' epochs: one pass over <paramref name="train"/> per epoch, then a pass over
+    /// <paramref name="validation"/> if given (its accuracy drives early stopping and the best checkpoint), then a checkpoint if
+    /// <paramref name="checkpoint"/> is given. With <see cref="CheckpointOptions.Resume"/> and an existing file it continues from
+    /// there (same model and settings; only the epoch count may grow); otherwise it seeds torch with the options' seed.
+    /// </summary>
+    /// <exception cref="TrainingDivergedException">The loss became NaN or infinite.</exception>
+    /// <exception cref="InvalidOperationException">The checkpoint to resume was written for another model or other settings.</exception>
     public TrainingResult Fit(BatchSource train, BatchSource? validation = null, CheckpointOptions? checkpoint = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);

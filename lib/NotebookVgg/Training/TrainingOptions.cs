@@ -16,10 +16,14 @@ public enum TrainingMode
     Scratch,
 }
 
+/// <summary>The optimizer the trainer builds; both take per-group learning rates and <see cref="TrainingOptions.WeightDecay"/>.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<OptimizerKind>))]
 public enum OptimizerKind
 {
+    /// <summary>Adam with PyTorch's defaults: betas 0.9 and 0.999, epsilon 1e-8.</summary>
     Adam,
+
+    /// <summary>SGD with <see cref="TrainingOptions.Momentum"/>, no dampening, not Nesterov.</summary>
     Sgd,
 }
 
@@ -27,6 +31,7 @@ public enum OptimizerKind
 [JsonConverter(typeof(JsonStringEnumConverter<ScheduleKind>))]
 public enum ScheduleKind
 {
+    /// <summary>The full learning rate throughout.</summary>
     Constant,
 
     /// <summary>Multiply by <see cref="TrainingOptions.StepGamma"/> every <see cref="TrainingOptions.StepEpochs"/> epochs.</summary>
@@ -39,8 +44,13 @@ public enum ScheduleKind
 /// <summary>Every setting of a training run. Saved in checkpoints, so a resumed run continues with the same settings.</summary>
 public sealed record TrainingOptions
 {
+    /// <summary>Train a head on cached features, fine-tune the pretrained network, or train from scratch.</summary>
     public TrainingMode Mode { get; init; } = TrainingMode.Features;
+
+    /// <summary>Passes over the training split; a resumed run may raise it to train longer.</summary>
     public int Epochs { get; init; } = 10;
+
+    /// <summary>Training examples (images, or cached features) per optimizer step.</summary>
     public int BatchSize { get; init; } = 64;
 
     /// <summary>Learning rate of the pretrained layers (fine-tuning), or of everything when <see cref="HeadLearningRate"/> is null.</summary>
@@ -49,20 +59,34 @@ public sealed record TrainingOptions
     /// <summary>Learning rate of the new head; null: the same as <see cref="LearningRate"/>.</summary>
     public double? HeadLearningRate { get; init; }
 
+    /// <summary>Adam, or SGD with <see cref="Momentum"/>.</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
 
     /// <summary>SGD momentum (ignored by Adam).</summary>
     public double Momentum { get; init; } = 0.9;
 
+    /// <summary>L2 penalty the optimizer adds to each gradient (PyTorch's weight_decay, not AdamW's decoupled decay); 0: none.</summary>
     public double WeightDecay { get; init; }
+
+    /// <summary>How the learning rate changes after the warm-up.</summary>
     public ScheduleKind Schedule { get; init; } = ScheduleKind.Constant;
+
+    /// <summary>Epochs (part of <see cref="Epochs"/>) over which the learning rate rises linearly to its full value; 0: none.</summary>
     public int WarmupEpochs { get; init; }
+
+    /// <summary>Step schedule: epochs (after the warm-up) between multiplications by <see cref="StepGamma"/>.</summary>
     public int StepEpochs { get; init; } = 5;
+
+    /// <summary>Step schedule: the factor the learning rate is multiplied by every <see cref="StepEpochs"/> epochs.</summary>
     public double StepGamma { get; init; } = 0.1;
 
     /// <summary>Label smoothing of the cross-entropy loss, in [0,1).</summary>
     public double LabelSmoothing { get; init; }
 
+    /// <summary>
+    /// Seeds every random choice of a run (subsets, initialization, shuffling, augmentation, dropout), so that on the CPU
+    /// the same settings give the same numbers.
+    /// </summary>
     public int Seed { get; init; }
 
     /// <summary>auto|cpu|cuda.</summary>

@@ -20,5 +20,6 @@ public sealed record TrainingProgress(
 /// <summary>An <see cref="IProgress{T}"/> that calls back synchronously on the training thread (Progress&lt;T&gt; posts to the thread pool, out of order).</summary>
 public sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
 {
+    /// <summary>Calls the callback with <paramref name="value"/> before returning, on the caller's thread.</summary>
     public void Report(T value) => report(value);
 }

@@ -6,11 +6,13 @@ namespace NotebookVgg.Training;
 /// <summary>Everything a transfer-learning run needs besides the optimizer settings.</summary>
 public sealed record TransferSettings
 {
+    /// <summary>The recipe: mode, epochs, optimizer, input size, seed, device and so on.</summary>
     public required TrainingOptions Options { get; init; }
 
     /// <summary>A folder holding cifar-10-batches-bin (or that folder itself).</summary>
     public required string DataDirectory { get; init; }
 
+    /// <summary>Which VGG to build, one of <see cref="Vgg.Architectures"/>; a weights file must be for that network.</summary>
     public string Architecture { get; init; } = "vgg19";
 
     /// <summary>A weights file (any supported format) or null for random weights (labelled "random weights" everywhere).</summary>
@@ -22,8 +24,16 @@ public sealed record TransferSettings
     /// <summary>Features mode: fc7 (4,096 values) or pool5 (the last conv block's 512-channel map).</summary>
     public FeatureCut Cut { get; init; } = FeatureCut.Fc7;
 
+    /// <summary>How the 32×32 images are resized to the options' image size.</summary>
     public Interpolation Interpolation { get; init; } = Interpolation.Bilinear;
+
+    /// <summary>
+    /// Training images per class, a balanced subset drawn with the options' seed (validation gets one image for every nine,
+    /// rounded up); null: the whole training part.
+    /// </summary>
     public int? TrainPerClass { get; init; }
+
+    /// <summary>Test images per class, a balanced subset drawn with the options' seed; null: the whole test split.</summary>
     public int? TestPerClass { get; init; }
 
     /// <summary>Fine-tuning: freeze every layer up to and including this one (e.g. "features.27"); null: train everything.</summary>
@@ -35,6 +45,7 @@ public sealed record TransferSettings
     /// <summary>The checkpoint to write (and resume from with <see cref="Resume"/>); null: none.</summary>
     public string? CheckpointPath { get; init; }
 
+    /// <summary>Continue from <see cref="CheckpointPath"/> if that file exists (same model and settings); otherwise start afresh.</summary>
     public bool Resume { get; init; }
 
     /// <summary>
@@ -60,6 +71,7 @@ public sealed record TransferSettings
         };
     }
 
+    /// <summary>fc7 or pool5 (any case; also "avgpool", pool5's former name, which older checkpoints store); an error otherwise.</summary>
     public static FeatureCut ParseCut(string cut) => cut?.Trim().ToLowerInvariant() switch
     {
         "fc7" => FeatureCut.Fc7,
@@ -67,6 +79,7 @@ public sealed record TransferSettings
         _ => throw new ArgumentException($"feature cut '{cut}': expected fc7 or pool5"),
     };
 
+    /// <summary>nearest, bilinear or bicubic (any case); an error naming the value otherwise.</summary>
     public static Interpolation ParseInterpolation(string mode) =>
         Enum.TryParse<Interpolation>(mode, ignoreCase: true, out var m) && Enum.IsDefined(m)
             ? m

@@ -61,13 +61,18 @@ public sealed class StateDict : IDisposable
     /// <summary>Entries in file order.</summary>
     public IReadOnlyList<KeyValuePair<string, Tensor>> Entries => _entries;
 
+    /// <summary>Number of tensors.</summary>
     public int Count => _entries.Count;
 
+    /// <summary>The tensor named <paramref name="name"/> (exact, case-sensitive); still owned by this dict.</summary>
+    /// <exception cref="KeyNotFoundException">No such tensor; the message names the file.</exception>
     public Tensor this[string name] =>
         _byName.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"{Source}: no tensor '{name}'");
 
+    /// <summary>The tensor named <paramref name="name"/>, if there is one; still owned by this dict.</summary>
     public bool TryGetValue(string name, out Tensor tensor) => _byName.TryGetValue(name, out tensor!);
 
+    /// <summary>Whether a tensor is named <paramref name="name"/> (exact, case-sensitive).</summary>
     public bool ContainsKey(string name) => _byName.ContainsKey(name);
 
     /// <summary>Elements in all tensors.</summary>
@@ -341,6 +346,7 @@ public sealed class StateDict : IDisposable
         }
     }
 
+    /// <summary>Disposes every tensor and empties the dict.</summary>
     public void Dispose()
     {
         foreach (var e in _entries)

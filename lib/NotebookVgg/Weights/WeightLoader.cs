@@ -10,6 +10,7 @@ public sealed record LoadReport(string Source, WeightsFormat Format, string? Che
 /// <summary>One key that does not fit: missing from the file, unexpected in it, or of another shape or kind.</summary>
 public sealed record WeightMismatch(string Key, string Problem, long[]? Expected, long[]? Found)
 {
+    /// <summary>One line for error messages, e.g. "missing classifier.6.weight (expected [10, 4096])".</summary>
     public override string ToString() => Problem switch
     {
         "missing" => $"missing {Key} (expected {ScalarTypeSizes.Describe(Expected!)})",
@@ -21,13 +22,17 @@ public sealed record WeightMismatch(string Key, string Problem, long[]? Expected
 /// <summary>Weights that do not fit the model; lists every offending key. Nothing was copied into the model.</summary>
 public sealed class WeightsMismatchException : Exception
 {
+    /// <summary>A message naming <paramref name="source"/> (the file) and listing every mismatch, one per line.</summary>
     public WeightsMismatchException(string source, IReadOnlyList<WeightMismatch> mismatches)
         : base(Format(source, mismatches)) => Mismatches = mismatches;
 
+    /// <summary>A generic message and no <see cref="Mismatches"/>.</summary>
     public WeightsMismatchException() : this("weights do not fit the model") { }
 
+    /// <summary>The given message and no <see cref="Mismatches"/>.</summary>
     public WeightsMismatchException(string message) : base(message) => Mismatches = [];
 
+    /// <summary>The given message and cause, and no <see cref="Mismatches"/>.</summary>
     public WeightsMismatchException(string message, Exception innerException) : base(message, innerException) => Mismatches = [];
 
     /// <summary>Every key that does not fit.</summary>

@@ -93,5 +93,6 @@ public static class WeightsStore
 /// </summary>
 public sealed record WeightsReference(string? Path, PretrainedWeights? Entry, bool NeedsDownload)
 {
+    /// <summary>True for "none": no file, the network keeps its random initialization.</summary>
     public bool IsRandom => Path is null;
 }

@@ -85,4 +85,15 @@ public class NotebookRunTests
         Assert.Equal(Path.GetFullPath(file), run.WeightsPath);
         Assert.Equal("pretrained vgg19_r32.safetensors", run.WeightsLabel);
     }
+
+    [Theory]
+    [InlineData("epochs", "three")]
+    [InlineData("epochs", "99999999999")] // beyond int: used to escape as an OverflowException
+    [InlineData("lr", "1e999x")]
+    public void AParameterValueThatDoesNotParse_IsOneLineNamingTheVariableAndValue(string name, string value)
+    {
+        using var env = new EnvironmentVariables((NotebookParameter.VariableFor(name), value));
+        var ex = Assert.Throws<ArgumentException>(() => name == "lr" ? NotebookParameter.Get(name, 1e-3) : NotebookParameter.Get(name, 3));
+        Assert.Contains($"{NotebookParameter.VariableFor(name)}='{value}'", ex.Message, StringComparison.Ordinal);
+    }
 }
