@@ -1,3 +1,6 @@
+using NotebookVgg.Data;
+using NotebookVgg.Models;
+
 namespace NotebookVgg.Training;
 
 /// <summary>
@@ -7,7 +10,7 @@ namespace NotebookVgg.Training;
 /// <param name="Name">smoke, cpu, gpu-tutorial or gpu.</param>
 /// <param name="Purpose">One sentence a user reads before choosing it.</param>
 /// <param name="Options">The training settings.</param>
-/// <param name="FeatureCut">Where the frozen network is cut in features mode: "pool5" (the last conv block's 512-channel map) or "fc7" (4,096 values).</param>
+/// <param name="FeatureCut">Where the frozen network is cut in features mode: pool5 (the last conv block's 512-channel map) or fc7 (4,096 values).</param>
 /// <param name="TrainPerClass">Training images per class (balanced, seeded); null: all.</param>
 /// <param name="TestPerClass">Test images per class; null: all.</param>
 /// <param name="PretrainedWeights">The weights' registry name, or null for random weights (labelled as such everywhere).</param>
@@ -16,11 +19,11 @@ public sealed record TrainingProfile(
     string Name,
     string Purpose,
     TrainingOptions Options,
-    string FeatureCut,
+    FeatureCut FeatureCut,
     int? TrainPerClass,
     int? TestPerClass,
     string? PretrainedWeights,
-    string Interpolation);
+    Interpolation Interpolation);
 
 /// <summary>How much of a profile's recipe runs: all of it, or a tiny version of the same code path.</summary>
 public enum TrainingScale
@@ -44,7 +47,7 @@ public static class Profiles
             Mode = TrainingMode.Features, Epochs = 3, BatchSize = 32, LearningRate = 1e-3, Optimizer = OptimizerKind.Adam,
             ImageSize = 32, Seed = 0, Device = "cpu",
         },
-        FeatureCut: "fc7", TrainPerClass: 20, TestPerClass: 10, PretrainedWeights: null, Interpolation: "bilinear");
+        FeatureCut: FeatureCut.Fc7, TrainPerClass: 20, TestPerClass: 10, PretrainedWeights: null, Interpolation: Interpolation.Bilinear);
 
     /// <summary>
     /// The best a 2-core CPU does in a sitting: frozen pretrained VGG19, fc7 features ("CNN codes") of
@@ -60,7 +63,7 @@ public static class Profiles
             Mode = TrainingMode.Features, Epochs = 30, BatchSize = 256, LearningRate = 1e-3, Optimizer = OptimizerKind.Adam,
             WeightDecay = 1e-4, Schedule = ScheduleKind.Cosine, ImageSize = 112, Seed = 0, Device = "auto", LabelSmoothing = 0.1,
         },
-        FeatureCut: "fc7", TrainPerClass: 1000, TestPerClass: null, PretrainedWeights: "vgg19", Interpolation: "bilinear");
+        FeatureCut: FeatureCut.Fc7, TrainPerClass: 1000, TestPerClass: null, PretrainedWeights: "vgg19", Interpolation: Interpolation.Bilinear);
 
     /// <summary>The tutorial's recipe, as published: fine-tune everything at 224×224, Adam 1e-5, batch 32, 7 epochs.</summary>
     public static TrainingProfile GpuTutorial { get; } = new(
@@ -71,7 +74,7 @@ public static class Profiles
             Mode = TrainingMode.FineTune, Epochs = 7, BatchSize = 32, LearningRate = 1e-5, Optimizer = OptimizerKind.Adam,
             ImageSize = 224, Seed = 0, Device = "cuda",
         },
-        FeatureCut: "fc7", TrainPerClass: null, TestPerClass: null, PretrainedWeights: "vgg19", Interpolation: "bilinear");
+        FeatureCut: FeatureCut.Fc7, TrainPerClass: null, TestPerClass: null, PretrainedWeights: "vgg19", Interpolation: Interpolation.Bilinear);
 
     /// <summary>Our improved GPU recipe, aiming above the tutorial: augmentation, a faster head, warm-up and cosine decay, label smoothing.</summary>
     public static TrainingProfile Gpu { get; } = new(
@@ -83,7 +86,7 @@ public static class Profiles
             Optimizer = OptimizerKind.Sgd, Momentum = 0.9, WeightDecay = 5e-4, Schedule = ScheduleKind.Cosine, WarmupEpochs = 1,
             LabelSmoothing = 0.1, Augment = true, ImageSize = 224, Seed = 0, Device = "cuda",
         },
-        FeatureCut: "fc7", TrainPerClass: null, TestPerClass: null, PretrainedWeights: "vgg19", Interpolation: "bilinear");
+        FeatureCut: FeatureCut.Fc7, TrainPerClass: null, TestPerClass: null, PretrainedWeights: "vgg19", Interpolation: Interpolation.Bilinear);
 
     /// <summary>Every profile; <see cref="Get"/> looks names up here and lists them in this order when one is unknown.</summary>
     public static IReadOnlyList<TrainingProfile> All { get; } = [Smoke, Cpu, GpuTutorial, Gpu];

@@ -64,8 +64,8 @@ public sealed record TransferSettings
             DataDirectory = dataDirectory,
             WeightsPath = weightsPath,
             WeightsName = weightsPath is null ? null : profile.PretrainedWeights,
-            Cut = ParseCut(profile.FeatureCut),
-            Interpolation = ParseInterpolation(profile.Interpolation),
+            Cut = profile.FeatureCut,
+            Interpolation = profile.Interpolation,
             TrainPerClass = profile.TrainPerClass,
             TestPerClass = profile.TestPerClass,
         };
