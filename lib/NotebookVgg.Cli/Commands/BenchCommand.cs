@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using NotebookVgg.Cli.Benchmarks;
 using NotebookVgg.IO;
 using Spectre.Console;
@@ -69,8 +70,18 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         [Description("Also write the JSON report to FILE (atomically).")]
         public string? Output { get; init; }
 
+        [CommandOption("--markdown")]
+        [Description("Print the report as the README's Markdown table (default lines first) instead of the console tables.")]
+        public bool Markdown { get; init; }
+
+        [CommandOption("--from <FILE>")]
+        [Description("Measure nothing: render the report saved in FILE (by --output), e.g. with --markdown.")]
+        public string? From { get; init; }
+
         public override ValidationResult Validate()
         {
+            if (Markdown && Json)
+                return ValidationResult.Error("--markdown and --json: choose one");
             if (Threads is < 1)
                 return ValidationResult.Error($"--threads {Threads}: must be at least 1");
             if (Repeats is < 1)
@@ -92,6 +103,21 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        if (settings.From is { } saved)
+        {
+            RegularFile.EnsureReadable(saved, "bench report");
+            JsonObject savedReport;
+            try
+            {
+                savedReport = JsonNode.Parse(File.ReadAllText(saved)) as JsonObject ?? throw new JsonException("not a JSON object");
+            }
+            catch (JsonException ex)
+            {
+                throw new InvalidDataException($"{saved}: not an nvgg bench report ({ex.Message.ReplaceLineEndings(" ")})", ex);
+            }
+            Console.Out.Write(settings.Json ? savedReport.ToJsonString(JsonOutput.Options) + "\n" : BenchmarkMarkdown.Render(savedReport, saved));
+            return 0;
+        }
         var benchSettings = new BenchmarkSettings
         {
             Repeats = settings.Repeats ?? (settings.Quick ? 1 : 3),
@@ -139,6 +165,8 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             AtomicFile.WriteAllText(output, json + "\n");
         if (settings.Json)
             Console.Out.WriteLine(json);
+        else if (settings.Markdown)
+            Console.Out.Write(BenchmarkMarkdown.Render((JsonObject)JsonNode.Parse(json)!, "this run"));
         else
             WriteTables(report);
         if (report.PyTorchError is { } failure)

@@ -58,6 +58,15 @@ public class BenchCommandTests
         var defaults = report["results"]!.AsArray().Where(r => (string)r!["case"]! == "features" && (bool)r!["default"]!).ToList();
         Assert.Equal(bf16["skipped"] is null ? "autocast bf16 channels-last" : "fp32 channels-last", (string)Assert.Single(defaults)!["configuration"]!);
 
+        // The README's table, rendered from the saved report without measuring again: each case leads with its default line.
+        var markdown = Nvgg.Run(temp.Path, "bench", "--from", "bench.json", "--markdown");
+        Assert.True(markdown.ExitCode == 0, markdown.Stdout + markdown.Stderr);
+        var rows = markdown.Stdout.Split('\n').Where(l => l.StartsWith("| VGG19 conv features", StringComparison.Ordinal)).ToList();
+        Assert.Contains($"| {(string)defaults[0]!["configuration"]!} **(default)** |", Assert.Single(rows), StringComparison.Ordinal);
+        var notAReport = Nvgg.Run(temp.Path, "bench", "--from", "missing.json");
+        Assert.Equal(1, notAReport.ExitCode);
+        Assert.Contains("missing.json", notAReport.Stderr, StringComparison.Ordinal);
+
         Assert.Equal(6000L, (long)Line("load", "uint8")["imagesPerIteration"]!);
         Assert.Equal(8L, (long)Line("pipeline", "fp32")["imagesPerIteration"]!); // 4 batches of 2
         Assert.Null(Line("pipeline", "fp32")["shareOfTrainStep"]); // no train case in this run
