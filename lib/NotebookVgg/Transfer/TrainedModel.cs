@@ -1,6 +1,7 @@
 using NotebookVgg.Data;
 using NotebookVgg.Evaluation;
 using NotebookVgg.Imaging;
+using NotebookVgg.Inspection;
 using NotebookVgg.Models;
 using NotebookVgg.Runtime;
 using NotebookVgg.Training;
@@ -37,7 +38,10 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
             register_module("head", head);
     }
 
+    /// <summary>What the checkpoint says about the model: architecture, mode, weights, input size, normalization, classes.</summary>
     public ModelDescription Description { get; }
+
+    /// <summary>The class names in label order: what each logit of <see cref="forward"/> stands for.</summary>
     public string[] ClassNames => Description.ClassNames;
 
     /// <summary>Rebuilds the model a checkpoint describes, on the CPU, in eval mode.</summary>
@@ -96,6 +100,34 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
     /// <summary>Features mode: the frozen network's output at the checkpoint's cut, what the head was trained on.</summary>
     private Tensor FrozenFeatures(Tensor x) =>
         Description.FeatureCut == "fc7" ? _vgg.ExtractFeatures(x, FeatureCut.Fc7) : _vgg.features.call(x);
+
+    /// <summary>
+    /// Grad-CAM (see <see cref="Inspection.GradCam"/>) for uint8 N×3×32×32 images, prepared as in training: for each image
+    /// the map of <paramref name="classes"/>[i], or of its predicted class when null. Maps come back at the network's input
+    /// size (<see cref="ModelDescription.ImageSize"/>). Always fp32, also for a bf16-trained model, so a probability can
+    /// differ from <see cref="Evaluate"/>'s in the last digits.
+    /// </summary>
+    public ClassActivationMaps GradCam(Tensor images, IReadOnlyList<int>? classes = null)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        using var scope = NewDisposeScope();
+        var maps = Inspection.GradCam.Compute(this, _vgg.features, FromPool5, Prepared(images), classes);
+        scope.MoveToOuter(maps.Maps);
+        return maps;
+    }
+
+    /// <summary>The network after <c>features</c> (pool5) up to the logits, as <see cref="forward"/> runs it.</summary>
+    private Tensor FromPool5(Tensor pool5)
+    {
+        if (_head is null)
+            return _vgg.classifier.call(_vgg.avgpool.call(pool5).flatten(1));
+        if (Description.FeatureCut != "fc7")
+            return _head.call(pool5);
+        var fc7 = _vgg.avgpool.call(pool5).flatten(1);
+        for (int i = 0; i <= 4; i++) // fc6, ReLU, dropout, fc7, ReLU: what Vgg.ExtractFeatures(Fc7) computes
+            fc7 = ((nn.Module<Tensor, Tensor>)_vgg.classifier[i]).call(fc7);
+        return _head.call(fc7);
+    }
 
     /// <summary>The first layer (backbone, then "head") whose output is not finite for these inputs, or null.</summary>
     public string? FirstNonFiniteLayer(Tensor input)
