@@ -24,6 +24,40 @@ public sealed record TransferResult(
     PrecisionChoice Precision);
 
 /// <summary>
+/// The features of one run's three splits (<see cref="TransferLearning.Features"/>): N×D float32 each with its labels, the
+/// precision they were computed in, and the data's class names and name.
+/// </summary>
+public sealed class SplitFeatures(CachedFeatures train, CachedFeatures validation, CachedFeatures test, PrecisionChoice precision,
+    string[] classNames, string dataName) : IDisposable
+{
+    /// <summary>The training split's features: the reference set of a nearest-neighbour classifier, or what a head trains on.</summary>
+    public CachedFeatures Train { get; } = train;
+
+    /// <summary>The validation split's features.</summary>
+    public CachedFeatures Validation { get; } = validation;
+
+    /// <summary>The test split's features.</summary>
+    public CachedFeatures Test { get; } = test;
+
+    /// <summary>The precision the backbone ran in (fp32 or bf16): part of the cache key.</summary>
+    public PrecisionChoice Precision { get; } = precision;
+
+    /// <summary>The class names, in label order.</summary>
+    public string[] ClassNames { get; } = classNames;
+
+    /// <summary>"CIFAR-10", "CIFAR-10 sample" or "synthetic CIFAR-10-shaped data".</summary>
+    public string DataName { get; } = dataName;
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Train.Dispose();
+        Validation.Dispose();
+        Test.Dispose();
+    }
+}
+
+/// <summary>
 /// The whole recipe in one place: data (balanced, seeded subsets; the tutorial's validation split), the model
 /// (pretrained or random VGG, head replaced for 10 classes), then features mode (extract once, cache, train a
 /// head), fine-tuning or training from scratch, then evaluation on the test split.
@@ -33,9 +67,16 @@ public sealed class TransferLearning
     /// <summary>One-line messages about what the run is doing (for logs and notebooks).</summary>
     public Action<string>? Log { get; init; }
 
+    /// <summary>Progress of feature extraction, per batch (features mode only, and only for features not already cached).</summary>
     public IProgress<ExtractionProgress>? Extraction { get; init; }
+
+    /// <summary>Progress of training, after every batch and epoch; passed on to the <see cref="Trainer"/>.</summary>
     public IProgress<TrainingProgress>? Training { get; init; }
 
+    /// <summary>
+    /// Runs the recipe <paramref name="settings"/> describe: loads the data and splits it, builds the model, trains it in the
+    /// options' mode (checkpointing and resuming as the settings say) and evaluates it on the test split.
+    /// </summary>
     public TransferResult Run(TransferSettings settings, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -96,32 +137,38 @@ public sealed class TransferLearning
         return model;
     }
 
+    /// <summary>
+    /// The frozen network's features (the settings' cut: fc7 or pool5) of the train, validation and test splits that
+    /// <see cref="Run"/> would use with these settings, whatever their mode, through the same feature cache, precision
+    /// choice and splits: computed and stored when not cached yet, so that a later <see cref="Run"/> in features mode
+    /// reads them instead of computing them again. The caller disposes the result.
+    /// </summary>
+    public SplitFeatures Features(TransferSettings settings, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Options.Validate();
+        var device = Devices.Resolve(settings.Options.Device);
+        using var data = Cifar10.Load(settings.DataDirectory);
+        var (train, validation, test) = Splits(data, settings);
+        using (train)
+        using (validation)
+        using (test)
+        {
+            var f = CachedSplitFeatures(settings, train, validation, test, data.ClassNames.Length, device, cancellationToken);
+            return new SplitFeatures(f.Train, f.Validation, f.Test, f.Precision, data.ClassNames, data.SourceName);
+        }
+    }
+
     private TransferResult RunFeatures(TransferSettings s, ModelDescription description, Cifar10Split train, Cifar10Split validation, Cifar10Split test,
         string[] classNames, Device device, CancellationToken cancellationToken)
     {
         var o = s.Options;
-        string cacheDir = CacheDirectory(s);
-        PrecisionChoice precision = PrecisionChoice.Fp32;
-        using var backbone = BuildModel(s.Architecture, s.WeightsPath, classNames.Length, o.Seed,
-            m => precision = ChoosePrecision(s, s.WeightsPath, m, train, device, cacheDir));
+        var (trainFeatures, validationFeatures, testFeatures, precision, featureSeconds, fromCache) =
+            CachedSplitFeatures(s, train, validation, test, classNames.Length, device, cancellationToken);
+        using var disposeTrain = trainFeatures;
+        using var disposeValidation = validationFeatures;
+        using var disposeTest = testFeatures;
         description = description with { Precision = precision.Name };
-        backbone.FreezeUpTo(backbone.LayerNames()[^1]); // frozen: it only ever runs under no_grad to make features
-        backbone.to(device);
-        if (device.type == DeviceType.CPU)
-            CpuSpeed.ConvertToChannelsLast(backbone);
-        var spec = new FeatureCache.Spec(WeightsId(s.WeightsPath, s.Architecture, o.Seed), s.Cut, o.ImageSize, s.Interpolation, PreprocessingFor(s), precision.Bf16);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        Say($"features: {s.Architecture} cut after {CutName(s.Cut)} at {o.ImageSize}×{o.ImageSize} ({precision.Name}), cache {cacheDir}");
-        using var trainFeatures = FeatureCache.GetOrCompute(backbone, train, spec, cacheDir, 64, device, Extraction, cancellationToken);
-        using var validationFeatures = FeatureCache.GetOrCompute(backbone, validation, spec, cacheDir, 64, device, Extraction, cancellationToken);
-        using var testFeatures = FeatureCache.GetOrCompute(backbone, test, spec, cacheDir, 64, device, Extraction, cancellationToken);
-        double featureSeconds = clock.Elapsed.TotalSeconds;
-        bool fromCache = trainFeatures.FromCache && validationFeatures.FromCache && testFeatures.FromCache;
-        long images = train.Count + validation.Count + test.Count;
-        Say(fromCache
-            ? $"features: read from the cache in {featureSeconds:F1} s ({trainFeatures.Features.shape[1]} values per image)"
-            : $"features: computed for {images:N0} images in {featureSeconds:F1} s ({images / Math.Max(1e-9, featureSeconds):F1} images/s, " +
-              $"{precision.Name}; {trainFeatures.Features.shape[1]} values per image)");
 
         torch.random.manual_seed(o.Seed + 2);
         using var head = FeatureHead.Create(s.Cut, trainFeatures.Features, classNames.Length);
@@ -134,6 +181,49 @@ public sealed class TransferLearning
             checkpoint, cancellationToken);
         var evaluation = Evaluator.Evaluate(head, TensorSource(testFeatures, 1024, shuffle: false, o.Seed, $"{description.DataName} test"), classNames, device);
         return new TransferResult(result, evaluation, description, s.CheckpointPath, featureSeconds, fromCache, description.DataName, precision);
+    }
+
+    /// <summary>
+    /// The three splits' features from the cache (computed and stored when missing), by a frozen backbone built with the
+    /// settings' weights, in the precision <see cref="ChoosePrecision"/> picks: the one path <see cref="Run"/> and
+    /// <see cref="Features"/> share, so both read and write the same cache files.
+    /// </summary>
+    private (CachedFeatures Train, CachedFeatures Validation, CachedFeatures Test, PrecisionChoice Precision, double Seconds, bool FromCache)
+        CachedSplitFeatures(TransferSettings s, Cifar10Split train, Cifar10Split validation, Cifar10Split test, int classes, Device device,
+            CancellationToken cancellationToken)
+    {
+        var o = s.Options;
+        string cacheDir = CacheDirectory(s);
+        PrecisionChoice precision = PrecisionChoice.Fp32;
+        using var backbone = BuildModel(s.Architecture, s.WeightsPath, classes, o.Seed,
+            m => precision = ChoosePrecision(s, s.WeightsPath, m, train, device, cacheDir));
+        backbone.FreezeUpTo(backbone.LayerNames()[^1]); // frozen: it only ever runs under no_grad to make features
+        backbone.to(device);
+        if (device.type == DeviceType.CPU)
+            CpuSpeed.ConvertToChannelsLast(backbone);
+        var spec = new FeatureCache.Spec(WeightsId(s.WeightsPath, s.Architecture, o.Seed), s.Cut, o.ImageSize, s.Interpolation, PreprocessingFor(s), precision.Bf16);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Say($"features: {s.Architecture} cut after {CutName(s.Cut)} at {o.ImageSize}×{o.ImageSize} ({precision.Name}), cache {cacheDir}");
+        var done = new List<CachedFeatures>();
+        try
+        {
+            foreach (var split in new[] { train, validation, test })
+                done.Add(FeatureCache.GetOrCompute(backbone, split, spec, cacheDir, 64, device, Extraction, cancellationToken));
+        }
+        catch
+        {
+            foreach (var f in done)
+                f.Dispose();
+            throw;
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        bool fromCache = done.All(f => f.FromCache);
+        long images = train.Count + validation.Count + test.Count;
+        Say(fromCache
+            ? $"features: read from the cache in {seconds:F1} s ({done[0].Features.shape[1]} values per image)"
+            : $"features: computed for {images:N0} images in {seconds:F1} s ({images / Math.Max(1e-9, seconds):F1} images/s, " +
+              $"{precision.Name}; {done[0].Features.shape[1]} values per image)");
+        return (done[0], done[1], done[2], precision, seconds, fromCache);
     }
 
     private TransferResult RunEndToEnd(TransferSettings s, ModelDescription description, Cifar10Split train, Cifar10Split validation, Cifar10Split test,
