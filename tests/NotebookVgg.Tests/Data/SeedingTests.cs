@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using NotebookVgg.Data;
 using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Training;
@@ -47,17 +46,8 @@ public sealed class SeedingTests : IDisposable
 
     private static long[] PyTorchPermutation(long count, ulong generatorSeed)
     {
-        var start = new ProcessStartInfo("/usr/bin/python3", // Debian's, with python3-torch; not a pyenv shim
-            ["-c", $"import torch; print(' '.join(map(str, torch.randperm({count}, generator=torch.Generator().manual_seed({generatorSeed})).tolist())))"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var python = Process.Start(start) ?? throw new InvalidOperationException("python3 did not start");
-        string output = python.StandardOutput.ReadToEnd();
-        string error = python.StandardError.ReadToEnd();
-        python.WaitForExit();
-        Assert.True(python.ExitCode == 0, $"python3 with torch is required by this test (tools/apt-install.sh installs python3-torch): {error}");
+        string output = DebianPython.Run("-c",
+            $"import torch; print(' '.join(map(str, torch.randperm({count}, generator=torch.Generator().manual_seed({generatorSeed})).tolist())))");
         return [.. output.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(long.Parse)];
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using NotebookVgg.Charts;
@@ -250,16 +249,7 @@ public sealed class FeatureSpaceTests : IDisposable
             comps = vt[:2] * np.sign(vt[:2][np.arange(2), np.abs(vt[:2]).argmax(1)])[:, None]
             print(json.dumps({"points": (xc @ comps.T).ravel().tolist(), "ratio": (s[:2] ** 2 / (xc ** 2).sum()).tolist()}))
             """;
-        var start = new ProcessStartInfo("/usr/bin/python3", ["-c", script]) // Debian's, with numpy; not a pyenv shim
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var python = Process.Start(start) ?? throw new InvalidOperationException("python3 did not start");
-        string output = python.StandardOutput.ReadToEnd();
-        string error = python.StandardError.ReadToEnd();
-        python.WaitForExit();
-        Assert.True(python.ExitCode == 0, $"python3 with numpy is required by this test (tools/apt-install.sh installs python3-torch): {error}");
+        string output = DebianPython.Run("-c", script);
         var json = JsonDocument.Parse(output).RootElement;
         float[] points = [.. json.GetProperty("points").EnumerateArray().Select(v => (float)v.GetDouble())];
         double[] ratio = [.. json.GetProperty("ratio").EnumerateArray().Select(v => v.GetDouble())];

@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using NotebookVgg.Data;
@@ -111,80 +109,10 @@ public sealed class GradCamTests : IDisposable
     {
         string inputFile = _dir.Combine("input.f32"), outputFile = _dir.Combine("maps.f32");
         File.WriteAllBytes(inputFile, MemoryMarshal.AsBytes(input.contiguous().data<float>().ToArray().AsSpan()).ToArray());
-        var start = new ProcessStartInfo("/usr/bin/python3", // Debian's, with python3-torch; not a pyenv shim
-            [RepoFiles.Path("tests", "fixtures", "gradcam_reference.py"), WeightFixtures.Path(WeightsFile), inputFile,
-             size.ToString(System.Globalization.CultureInfo.InvariantCulture), string.Join(",", classes), outputFile])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        Process python;
-        try
-        {
-            python = Process.Start(start) ?? throw new InvalidOperationException("/usr/bin/python3 did not start");
-        }
-        catch (Win32Exception e)
-        {
-            Assert.Fail($"/usr/bin/python3 with torch is required by this test (tools/apt-install.sh installs python3-torch): {e.Message}");
-            throw;
-        }
-        using (python)
-        {
-            var stderr = python.StandardError.ReadToEndAsync();
-            string stdout = python.StandardOutput.ReadToEnd();
-            python.WaitForExit();
-            string lastError = stderr.Result.Trim().Split('\n').LastOrDefault() ?? "";
-            Assert.True(python.ExitCode == 0,
-                $"/usr/bin/python3 with torch is required by this test (tools/apt-install.sh installs python3-torch): {lastError}");
-            float[] logits = [.. JsonDocument.Parse(stdout).RootElement.GetProperty("logits").EnumerateArray().Select(v => v.GetSingle())];
-            float[] maps = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(outputFile)).ToArray();
-            return (tensor(maps).view(classes.Length, size, size), logits);
-        }
-    }
-}
-
-/// <summary>TrainedModel.GradCam runs the rest of the network exactly as its forward does, in every checkpoint mode.</summary>
-[Collection(GlobalRandomState.Name)]
-public sealed class TrainedModelGradCamTests : IDisposable
-{
-    private readonly TempDirectory _dir = new();
-    private readonly string _data;
-
-    public TrainedModelGradCamTests() => _data = SyntheticCifar.Write(_dir.Combine("synth"), 500, 20, seed: 3);
-
-    public void Dispose() => _dir.Dispose();
-
-    [Theory]
-    [InlineData(TrainingMode.Features, FeatureCut.Fc7)]
-    [InlineData(TrainingMode.Features, FeatureCut.Pool5)]
-    [InlineData(TrainingMode.FineTune, FeatureCut.Fc7)]
-    public void GradCam_PredictsWhatForwardPredicts_WithMapsAtTheInputSize(TrainingMode mode, FeatureCut cut)
-    {
-        var settings = TransferSettings.FromProfile(Profiles.Smoke, _data, weightsPath: null) with
-        {
-            Options = Profiles.Smoke.Options with { Mode = mode, Epochs = 1, BatchSize = 10, Precision = Precision.Fp32 },
-            Cut = cut,
-            TrainPerClass = 1, // the network's mode is what is tested, not its training
-            TestPerClass = 1,
-            FeatureCacheDirectory = _dir.Combine("features"),
-            CheckpointPath = _dir.Combine($"{mode}-{cut}.ckpt"),
-        };
-        new TransferLearning().Run(settings);
-        using var model = TrainedModel.Load(settings.CheckpointPath!);
-        using var data = Cifar10.Load(_data);
-        using var scope = NewDisposeScope();
-        var images = data.Test.Images.narrow(0, 0, 3);
-
-        using var maps = model.GradCam(images);
-
-        var expected = model.forward(images).softmax(1);
-        int size = model.Description.ImageSize;
-        Assert.Equal(new long[] { 3, size, size }, maps.Maps.shape);
-        Assert.Equal(expected.argmax(1).data<long>().ToArray().Select(i => (int)i), maps.Predicted);
-        Assert.Equal(maps.Predicted, maps.Classes);
-        for (int i = 0; i < 3; i++)
-            for (int c = 0; c < model.ClassNames.Length; c++)
-                Assert.Equal(expected[i, c].item<float>(), maps.Probabilities[i][c], 4);
-        Assert.False(model.training);
+        string stdout = DebianPython.Run(RepoFiles.Path("tests", "fixtures", "gradcam_reference.py"), WeightFixtures.Path(WeightsFile), inputFile,
+            size.ToString(System.Globalization.CultureInfo.InvariantCulture), string.Join(",", classes), outputFile);
+        float[] logits = [.. JsonDocument.Parse(stdout).RootElement.GetProperty("logits").EnumerateArray().Select(v => v.GetSingle())];
+        float[] maps = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(outputFile)).ToArray();
+        return (tensor(maps).view(classes.Length, size, size), logits);
     }
 }
