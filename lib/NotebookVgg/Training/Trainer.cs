@@ -145,6 +145,7 @@ public sealed class Trainer
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            Runtime.NativeAllocator.ReleaseFreeIfAbove(Runtime.NativeAllocator.FreeBytesKeptBetweenSteps); // the last step's buffers are free now
             using var scope = NewDisposeScope();
             if (!batches.MoveNext())
                 break;
