@@ -15,12 +15,17 @@ public static class InspectionCharts
 
     /// <summary>
     /// One row per image: the image captioned "true X / predicted Y (p)", then the image tinted with its Grad-CAM map
-    /// for the predicted class and for the true class (jet colours: red where the evidence for the class is strongest,
-    /// blue where there is none). <paramref name="title"/> should say which data and weights the maps came from;
-    /// <paramref name="note"/> (e.g. "random weights: expected to show no structure") gets a line of its own.
+    /// for the predicted class and with a second map, <paramref name="forTrue"/> (jet colours: red where the evidence for the
+    /// class is strongest, blue where there is none). The second map is usually the true class's; given
+    /// <paramref name="trueClasses"/>, it may be another class (e.g. the runner-up where the prediction is right, so that
+    /// the row does not show the same map twice), and its caption says which: "(true)", or "(runner-up, p)" for the
+    /// predicted map's second most probable class, else "(other)". <paramref name="title"/> should say which data and
+    /// weights the maps came from; <paramref name="note"/> (e.g. "random weights: expected to show no structure") gets a
+    /// line of its own.
     /// </summary>
     public static GenericChart GradCam(Tensor images, ClassActivationMaps forPredicted, ClassActivationMaps forTrue,
-        IReadOnlyList<string> classNames, string title, string? note = null, int cellSize = 150)
+        IReadOnlyList<string> classNames, string title, string? note = null, int cellSize = 150,
+        IReadOnlyList<int>? trueClasses = null)
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(forPredicted);
@@ -33,6 +38,8 @@ public static class InspectionCharts
             throw new ArgumentException($"{n} images but {forPredicted.Maps.shape[0]} and {forTrue.Maps.shape[0]} maps");
         if (n == 0)
             throw new ArgumentException("no images to show", nameof(images));
+        if (trueClasses is not null && trueClasses.Count != n)
+            throw new ArgumentException($"{n} images but {trueClasses.Count} true classes", nameof(trueClasses));
 
         using var scope = NewDisposeScope();
         const int displaySize = 128; // CIFAR's 32×32 and the map enlarged alike, so the colours line up with the pixels
@@ -40,7 +47,8 @@ public static class InspectionCharts
         var captions = new List<string>();
         for (int i = 0; i < n; i++)
         {
-            string truth = classNames[forTrue.Classes[i]], predicted = classNames[forPredicted.Predicted[i]];
+            int trueClass = trueClasses?[i] ?? forTrue.Classes[i], second = forTrue.Classes[i];
+            string truth = classNames[trueClass], predicted = classNames[forPredicted.Predicted[i]];
             string predictedMap = classNames[forPredicted.Classes[i]]; // the predicted class, when made with model.GradCam(images)
             string p = forPredicted.PredictedProbability(i).ToString("P0", CultureInfo.InvariantCulture);
             var image = ImageTransforms.Resize(ImageTransforms.ToFloat(images[i].unsqueeze(0)), displaySize, Interpolation.Bilinear);
@@ -49,7 +57,11 @@ public static class InspectionCharts
             cells.Add(Overlay(image, forPredicted.Maps[i], displaySize));
             captions.Add(truth == predictedMap ? $"map: {predictedMap} (predicted = true)" : $"map: {predictedMap} (predicted)");
             cells.Add(Overlay(image, forTrue.Maps[i], displaySize));
-            captions.Add($"map: {truth} (true)");
+            string secondRole = second == trueClass ? "true"
+                : second == forPredicted.RunnerUp(i)
+                    ? "runner-up, " + forPredicted.Probabilities[i][second].ToString("P0", CultureInfo.InvariantCulture)
+                    : "other";
+            captions.Add($"map: {classNames[second]} ({secondRole})");
         }
         var grid = cat(cells, 0).clamp(0, 1);
         long[] shape = forTrue.ActivationShape;

@@ -133,29 +133,64 @@ public static class FeatureMaps
     }
 
     /// <summary>
-    /// A table comparing the same layers for two inputs (e.g. one image prepared at 32×32 and at 224×224): per layer, the
-    /// map's side for each input, the share of the map's values the ReLU left above zero, and their mean.
-    /// <paramref name="a"/> and <paramref name="b"/> hold the same layers in the same order (<see cref="After"/> twice).
+    /// Where a layer of <c>features</c> sits on its input image, read from the layers up to it: <c>Stride</c>, the input
+    /// pixels between neighbouring cells of its map (each max-pool multiplies it by its stride), and
+    /// <c>ReceptiveField</c>, the side of the square of input pixels one cell depends on (each k×k convolution or pool adds
+    /// (k − 1)·stride of the layers before it). vgg19: features.3 (1, 5), features.17 (4, 48), features.35 (16, 252).
     /// </summary>
-    public static DataFrame Compare(IReadOnlyList<LayerOutput> a, string aName, IReadOnlyList<LayerOutput> b, string bName)
+    /// <exception cref="ArgumentException">A name that is not a layer of <c>features</c>.</exception>
+    public static (int Stride, int ReceptiveField) Geometry(Vgg model, string layerName)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(layerName);
+        int stride = 1, field = 1;
+        foreach (var (name, layer) in model.features.named_children())
+        {
+            (long kernel, long step) = layer switch
+            {
+                Conv2d conv => (conv.weight!.shape[2], conv.stride[0]),
+                MaxPool2d pool => (pool.kernel_size[0], pool.stride?[0] ?? pool.kernel_size[0]),
+                _ => (1L, 1L),
+            };
+            field += (int)(kernel - 1) * stride;
+            stride *= (int)step;
+            if ($"features.{name}" == layerName)
+                return (stride, field);
+        }
+        throw new ArgumentException($"{layerName} is not a layer of features", nameof(layerName));
+    }
+
+    /// <summary>
+    /// A table comparing the same layers for two inputs (e.g. one image prepared at 32×32 and at 224×224): per layer, the
+    /// map's side for each input and the share of the map's values the ReLU left above zero; given the
+    /// <paramref name="model"/>, also each layer's stride and receptive field in input pixels (<see cref="Geometry"/>), the
+    /// same for both inputs. <paramref name="a"/> and <paramref name="b"/> hold the same layers in the same order
+    /// (<see cref="After"/> twice).
+    /// </summary>
+    public static DataFrame Compare(IReadOnlyList<LayerOutput> a, string aName, IReadOnlyList<LayerOutput> b, string bName,
+        Vgg? model = null)
     {
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
         if (a.Count != b.Count || a.Zip(b).Any(p => p.First.Layer != p.Second.Layer))
             throw new ArgumentException("compare the same layers: call After with the same layer names for both inputs");
         static double Active(Tensor t) => t.gt(0).to_type(ScalarType.Float32).mean().item<float>();
-        static double Mean(Tensor t) => t.mean().item<float>();
         string Side(LayerOutput o) => $"{o.Side}×{o.Side}";
-        return new DataFrame(
+        var table = new DataFrame(
             new StringDataFrameColumn("layer", a.Select(o => o.Layer)),
             new Int32DataFrameColumn("block", a.Select(o => o.Block)),
             new Int64DataFrameColumn("channels", a.Select(o => o.Channels)),
             new StringDataFrameColumn($"map, {aName}", a.Select(Side)),
             new StringDataFrameColumn($"map, {bName}", b.Select(Side)),
             new DoubleDataFrameColumn($"share > 0, {aName}", a.Select(o => Math.Round(Active(o.Output), 3))),
-            new DoubleDataFrameColumn($"share > 0, {bName}", b.Select(o => Math.Round(Active(o.Output), 3))),
-            new DoubleDataFrameColumn($"mean, {aName}", a.Select(o => Math.Round(Mean(o.Output), 4))),
-            new DoubleDataFrameColumn($"mean, {bName}", b.Select(o => Math.Round(Mean(o.Output), 4))));
+            new DoubleDataFrameColumn($"share > 0, {bName}", b.Select(o => Math.Round(Active(o.Output), 3))));
+        if (model is not null)
+        {
+            var geometry = a.Select(o => Geometry(model, o.Layer)).ToList();
+            table.Columns.Add(new Int32DataFrameColumn("stride, input px", geometry.Select(g => g.Stride)));
+            table.Columns.Add(new Int32DataFrameColumn("receptive field, input px", geometry.Select(g => g.ReceptiveField)));
+        }
+        return table;
     }
 
     /// <summary>The block (1-based) of each layer of <c>features</c>: a block ends with its max-pool.</summary>

@@ -21,6 +21,20 @@ public sealed record ClassActivationMaps(Tensor Maps, int[] Classes, int[] Predi
     /// <summary>The probability of image <paramref name="index"/>'s predicted class.</summary>
     public float PredictedProbability(int index) => Probabilities[index][Predicted[index]];
 
+    /// <summary>
+    /// The runner-up of image <paramref name="index"/>: the class with the second highest probability (the lower class index
+    /// on a tie), or the predicted class when there is only one class.
+    /// </summary>
+    public int RunnerUp(int index)
+    {
+        var p = Probabilities[index];
+        int best = Predicted[index], second = -1;
+        for (int c = 0; c < p.Length; c++)
+            if (c != best && (second < 0 || p[c] > p[second]))
+                second = c;
+        return second < 0 ? best : second;
+    }
+
     /// <summary>Disposes <see cref="Maps"/>.</summary>
     public void Dispose() => Maps.Dispose();
 }

@@ -151,4 +151,37 @@ public class FeatureMapsTests
         Assert.Contains("32: mean of 32", layout, StringComparison.Ordinal);
         Assert.Contains("channel 2", layout, StringComparison.Ordinal);
     }
+    [Theory]
+    [InlineData("vgg19", "features.3", 1, 5)]
+    [InlineData("vgg19", "features.17", 4, 48)]
+    [InlineData("vgg19", "features.35", 16, 252)]
+    [InlineData("vgg19", "features.36", 32, 268)]
+    [InlineData("vgg11", "features.19", 16, 134)]
+    public void Geometry_IsTheStrideAndReceptiveFieldOfTheLayersUpToIt(string architecture, string layer, int stride, int field)
+    {
+        using var model = Small(architecture);
+        Assert.Equal((stride, field), FeatureMaps.Geometry(model, layer));
+        Assert.Throws<ArgumentException>(() => FeatureMaps.Geometry(model, "classifier.0"));
+    }
+
+    [Fact]
+    public void Compare_GivesMapSidesAndActiveShares_AndWithTheModelStrideAndReceptiveField()
+    {
+        using var model = Small("vgg19");
+        string[] layers = [.. FeatureMaps.BlockEnds(model)];
+        using var image = randn(3, 32, 32);
+        using var big = randn(3, 64, 64);
+        var a = FeatureMaps.After(model, image, layers);
+        var b = FeatureMaps.After(model, big, layers);
+
+        var plain = FeatureMaps.Compare(a, "32", b, "64");
+        var table = FeatureMaps.Compare(a, "32", b, "64", model);
+
+        Assert.DoesNotContain(plain.Columns, c => c.Name.StartsWith("stride", StringComparison.Ordinal));
+        Assert.DoesNotContain(table.Columns, c => c.Name.StartsWith("mean", StringComparison.Ordinal));
+        Assert.Equal("2×2", table["map, 32"][4]);
+        Assert.Equal("4×4", table["map, 64"][4]);
+        Assert.Equal([1, 2, 4, 8, 16], table["stride, input px"].Cast<int>());
+        Assert.Equal([5, 14, 48, 116, 252], table["receptive field, input px"].Cast<int>());
+    }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using NotebookVgg.Charts;
 using NotebookVgg.Data;
 using NotebookVgg.Inspection;
 using NotebookVgg.Models;
@@ -86,6 +87,26 @@ public sealed class GradCamTests : IDisposable
     {
         using var model = WeightFixtures.Model(architecture);
         Assert.Equal(torchvisionIndex, GradCam.TargetLayerIndex(model.features));
+    }
+
+    [Fact]
+    public void RunnerUp_IsTheSecondMostProbableClass_AndTheChartNamesTheSecondMapsRole()
+    {
+        using var scope = NewDisposeScope();
+        float[][] probabilities = [[0.6f, 0.3f, 0.1f], [0.2f, 0.2f, 0.6f]];
+        using var predicted = new ClassActivationMaps(zeros(2, 32, 32), [0, 2], [0, 2], probabilities, "features.35", [4, 2, 2]);
+        using var second = new ClassActivationMaps(zeros(2, 32, 32), [1, 1], [0, 2], probabilities, "features.35", [4, 2, 2]);
+        Assert.Equal(1, predicted.RunnerUp(0));
+        Assert.Equal(0, predicted.RunnerUp(1)); // a tie goes to the lower class index
+
+        var images = zeros(2, 3, 32, 32, ScalarType.Byte);
+        var chart = InspectionCharts.GradCam(images, predicted, second, ["a", "b", "c"], "title", trueClasses: [0, 1]);
+        string layout = JsonDocument.Parse(OfflineHtml.FigureJson(chart)).RootElement.GetProperty("layout").GetRawText();
+        Assert.Contains("true a / predicted a", layout, StringComparison.Ordinal);
+        Assert.Contains("map: b (runner-up, 30", layout, StringComparison.Ordinal);
+        Assert.Contains("true b / predicted c", layout, StringComparison.Ordinal);
+        Assert.Contains("map: b (true)", layout, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => InspectionCharts.GradCam(images, predicted, second, ["a", "b", "c"], "t", trueClasses: [0]));
     }
 
     [Fact]
