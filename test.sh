@@ -51,6 +51,13 @@ import re
 log = open(sys.argv[1] + "/notebooks.log").read()
 passed += len(re.findall(r"^\S+\.ipynb: \d+ cells passed", log, re.M))
 failed += len(re.findall(r"^\S+\.ipynb: .*fail", log, re.M | re.I)) or (0 if re.search(r"^\d+ notebooks passed", log, re.M) else 1)
+# Name every failed test and its error's first line, so the end of the log says what failed.
+for f in glob.glob(sys.argv[1] + "/*.trx"):
+    for r in ET.parse(f).getroot().iterfind(".//t:UnitTestResult", ns):
+        if r.get("outcome") in ("Failed", "Error"):
+            msg = r.find("t:Output/t:ErrorInfo/t:Message", ns)
+            first = (msg.text or "").strip().splitlines()[0][:300] if msg is not None and msg.text else ""
+            print(f"FAILED {r.get('testName')}: {first}")
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 PY
 exit $status
