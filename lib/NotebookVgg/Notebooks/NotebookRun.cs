@@ -82,6 +82,25 @@ public sealed class NotebookRun
         }
     }
 
+    /// <summary>
+    /// Why a picture of what the network learned (filters, feature maps, class activation maps) can show no structure in
+    /// this run: "Random weights", "Synthetic data", "Random weights and synthetic data", or "" for pretrained weights on
+    /// real images. A chart's caption starts with it.
+    /// </summary>
+    public string WhyNoStructure
+    {
+        get
+        {
+            var why = new List<string>();
+            if (!IsPretrained)
+                why.Add("random weights");
+            if (DataSource.Contains("synthetic", StringComparison.OrdinalIgnoreCase))
+                why.Add("synthetic data");
+            string joined = string.Join(" and ", why);
+            return joined.Length == 0 ? "" : char.ToUpperInvariant(joined[0]) + joined[1..];
+        }
+    }
+
     /// <summary>What a chart title says about its origin: data, weights, profile and scale.</summary>
     public string Label => $"{DataSource}, {WeightsLabel}, {Profile.Name}{(Scale == TrainingScale.Tiny ? " tiny" : "")}";
 

@@ -67,6 +67,7 @@ public class NotebookRunTests
         Assert.Equal("CIFAR-10 sample, random weights (not pretrained), cpu tiny", run.Label);
         Assert.Equal("NOTE: tiny scale: a check that every cell runs; its numbers mean nothing; random weights: nothing was pretrained, " +
             "so this measures the machinery, not transfer learning.", run.Caveat);
+        Assert.Equal("Random weights", run.WhyNoStructure);
         Assert.Contains(log, l => l.Contains("RANDOM weights", StringComparison.Ordinal));
         Assert.EndsWith(Path.Combine("checkpoints", "cpu-tiny-features.ckpt"), run.RecipeCheckpointPath, StringComparison.Ordinal);
         Assert.False(File.Exists(temp.Combine("weights", "vgg19-dcbb9e9d.pth")));
@@ -84,6 +85,7 @@ public class NotebookRunTests
 
         Assert.Equal(Path.GetFullPath(file), run.WeightsPath);
         Assert.Equal("pretrained vgg19_r32.safetensors", run.WeightsLabel);
+        Assert.Equal("", run.WhyNoStructure); // the sample's real images and a weights file: a picture can show structure
     }
 
     [Theory]
