@@ -91,7 +91,10 @@ public static class Demos
         }
     }
 
-    /// <summary>What each input size costs VGG19's convolutional part: multiply-accumulates per image and measured seconds per batch on this machine.</summary>
+    /// <summary>
+    /// What each input size costs VGG19's convolutional part: multiply-accumulates per image, measured seconds per batch on
+    /// this machine (best of <paramref name="repeats"/> after a warm-up), images per second, and multiply-accumulates per second.
+    /// </summary>
     public static DataFrame InputSizeCost(Vgg model, int[] sizes, int batch, int repeats = 2)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -118,6 +121,8 @@ public static class Demos
             new Int32DataFrameColumn("input size", sizes),
             new DoubleDataFrameColumn("GMACs per image", gmacs.Select(g => Math.Round(g, 3))),
             new DoubleDataFrameColumn($"seconds per batch of {batch}", seconds.Select(s => Math.Round(s, 3))),
-            new DoubleDataFrameColumn("images per second", seconds.Select(s => Math.Round(batch / s, 1))));
+            new DoubleDataFrameColumn("images per second", seconds.Select(s => Math.Round(batch / s, 1))),
+            // The same work rate at every size means the time follows the multiply-adds; a lower one, that it does not.
+            new DoubleDataFrameColumn("GMACs per second", gmacs.Zip(seconds, (g, s) => Math.Round(g * batch / s, 1))));
     }
 }
