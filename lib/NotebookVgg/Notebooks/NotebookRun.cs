@@ -73,7 +73,7 @@ public sealed class NotebookRun
             var notes = new List<string>();
             if (Scale == TrainingScale.Tiny)
                 notes.Add("tiny scale: a check that every cell runs; its numbers mean nothing");
-            if (DataSource.Contains("synthetic", StringComparison.OrdinalIgnoreCase))
+            if (IsSynthetic)
                 notes.Add("synthetic data: each class is its own colour-and-stripe pattern, which any features (random ones too) separate, " +
                     "so an accuracy here says nothing about CIFAR-10 or about pretraining");
             if (!IsPretrained)
@@ -94,12 +94,15 @@ public sealed class NotebookRun
             var why = new List<string>();
             if (!IsPretrained)
                 why.Add("random weights");
-            if (DataSource.Contains("synthetic", StringComparison.OrdinalIgnoreCase))
+            if (IsSynthetic)
                 why.Add("synthetic data");
             string joined = string.Join(" and ", why);
             return joined.Length == 0 ? "" : char.ToUpperInvariant(joined[0]) + joined[1..];
         }
     }
+
+    /// <summary>Whether the run substituted synthetic images for CIFAR-10 (the one test <see cref="Caveat"/> and <see cref="WhyNoStructure"/> share).</summary>
+    private bool IsSynthetic => DataSource.Contains("synthetic", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>What a chart title says about its origin: data, weights, profile and scale.</summary>
     public string Label => $"{DataSource}, {WeightsLabel}, {Profile.Name}{(Scale == TrainingScale.Tiny ? " tiny" : "")}";
