@@ -104,26 +104,58 @@ public sealed class Downloader : IDisposable
             Verify(target, checksums, $"{target} (already present; delete it to download again)");
             return target;
         }
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        string partial = target + ".partial";
-        if (source.IsFile)
-            await CopyLocalAsync(source.LocalPath, partial, progress, cancellationToken);
-        else if (source.Scheme is "http" or "https")
-            await DownloadHttpAsync(source, partial, progress, cancellationToken);
-        else
+        if (!source.IsFile && source.Scheme is not ("http" or "https"))
             throw new ArgumentException($"URL '{source}': only http, https and file URLs are supported");
-
+        string folder = Path.GetDirectoryName(target)!;
+        string? firstCreated = FirstMissingFolder(folder);
+        Directory.CreateDirectory(folder);
+        string partial = target + ".partial";
         try
         {
-            Verify(partial, checksums, $"download of {source}");
+            if (source.IsFile)
+                await CopyLocalAsync(source.LocalPath, partial, progress, cancellationToken);
+            else
+                await DownloadHttpAsync(source, partial, progress, cancellationToken);
+            try
+            {
+                Verify(partial, checksums, $"download of {source}");
+            }
+            catch
+            {
+                File.Delete(partial);
+                throw;
+            }
+            File.Move(partial, target, overwrite: false);
+            return target;
         }
         catch
         {
-            File.Delete(partial);
+            // A failed download leaves no empty folder behind (a truncated one keeps its .partial file to resume).
+            RemoveEmptyFolders(folder, firstCreated);
             throw;
         }
-        File.Move(partial, target, overwrite: false);
-        return target;
+    }
+
+    /// <summary>The outermost folder on the way to <paramref name="folder"/> that does not exist yet, if any.</summary>
+    private static string? FirstMissingFolder(string folder)
+    {
+        string? missing = null;
+        for (string? f = folder; f is not null && !Directory.Exists(f); f = Path.GetDirectoryName(f))
+            missing = f;
+        return missing;
+    }
+
+    /// <summary>Removes the folders this download created, innermost first, as long as they are empty.</summary>
+    private static void RemoveEmptyFolders(string folder, string? firstCreated)
+    {
+        if (firstCreated is null)
+            return;
+        for (string? f = folder; f is not null && f.Length >= firstCreated.Length; f = Path.GetDirectoryName(f))
+        {
+            if (!Directory.Exists(f) || Directory.EnumerateFileSystemEntries(f).Any())
+                return;
+            Directory.Delete(f);
+        }
     }
 
     /// <summary>Checks a file against every checksum; throws naming the file, the expected and the actual digest.</summary>

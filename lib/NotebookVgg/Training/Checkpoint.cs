@@ -205,10 +205,6 @@ public static class Checkpoint
     private static MemoryStream CopyEntry(ZipArchive zip, string name, string path)
     {
         var entry = zip.GetEntry(name) ?? throw new InvalidDataException($"{path}: the checkpoint has no {name}");
-        var memory = new MemoryStream(checked((int)entry.Length));
-        using (var s = entry.Open())
-            s.CopyTo(memory);
-        memory.Position = 0;
-        return memory;
+        return new MemoryStream(StateDict.ReadEntry(entry, path, Array.MaxLength), writable: false);
     }
 }

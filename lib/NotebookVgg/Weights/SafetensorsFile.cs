@@ -54,10 +54,9 @@ public static class SafetensorsFile
                     if (prop.Name == "__metadata__")
                         continue;
                     var (dtype, shape, begin, end) = Describe(prop, path);
-                    long numel = shape.Aggregate(1L, (a, b) => checked(a * b));
                     if (begin < 0 || end < begin || end > dataLength)
                         throw new InvalidDataException($"{path}: truncated or corrupt: '{prop.Name}' claims bytes {begin:N0}–{end:N0}, the data holds {dataLength:N0}");
-                    if (end - begin != checked(numel * dtype.ElementSize())) // checked: a huge shape must not wrap around to a small size
+                    if (end - begin != ByteSize(shape, dtype, prop.Name, path))
                         throw new InvalidDataException($"{path}: corrupt: '{prop.Name}' of shape {ScalarTypeSizes.Describe(shape)} has {end - begin:N0} bytes");
                     entries.Add(new(prop.Name, StateDict.FromBytes(data.AsSpan(dataStart + (int)begin, (int)(end - begin)), dtype, shape)));
                 }
@@ -78,6 +77,20 @@ public static class SafetensorsFile
         }
     }
 
+    /// <summary>The bytes a tensor's shape needs; a shape whose size overflows (it cannot fit in memory) names the tensor.</summary>
+    private static long ByteSize(long[] shape, ScalarType dtype, string name, string path)
+    {
+        try
+        {
+            return checked(shape.Aggregate(1L, (a, b) => checked(a * b)) * dtype.ElementSize()); // checked: no wrap to a small size
+        }
+        catch (OverflowException)
+        {
+            throw new InvalidDataException(
+                $"{path}: corrupt: '{name}' of shape {ScalarTypeSizes.Describe(shape)} would need more than 2^63 bytes");
+        }
+    }
+
     private static (ScalarType, long[], long, long) Describe(JsonProperty prop, string path)
     {
         var v = prop.Value;
@@ -88,6 +101,8 @@ public static class SafetensorsFile
             throw new InvalidDataException($"{path}: corrupt safetensors header entry '{prop.Name}'");
         if (!DTypes.TryGetValue(dt.GetString()!, out var dtype))
             throw new InvalidDataException($"{path}: '{prop.Name}' has unsupported dtype {dt.GetString()}");
+        if (sh.EnumerateArray().Concat(off.EnumerateArray()).Any(d => d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out _)))
+            throw new InvalidDataException($"{path}: '{prop.Name}' has a shape or data_offsets that is no whole number up to 2^63");
         var shape = sh.EnumerateArray().Select(d => d.GetInt64()).ToArray();
         if (shape.Any(d => d < 0) || shape.Length > 16)
             throw new InvalidDataException($"{path}: '{prop.Name}' has a bad shape");

@@ -238,7 +238,8 @@ public sealed class StateDict : IDisposable
         }
     }
 
-    private static byte[] ReadEntry(ZipArchiveEntry entry, string path, long limit)
+    /// <summary>A zip entry's bytes, refusing one that claims more than <paramref name="limit"/> (or any array can hold) by name.</summary>
+    internal static byte[] ReadEntry(ZipArchiveEntry entry, string path, long limit)
     {
         if (entry.Length > limit || entry.Length > Array.MaxLength)
             throw new InvalidDataException($"{path}: zip entry {entry.FullName} is implausibly large ({entry.Length:N0} bytes)");

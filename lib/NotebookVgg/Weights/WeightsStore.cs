@@ -82,6 +82,7 @@ public static class WeightsStore
     /// <summary>The SHA-256 of a file, lower-case hex (about a second for VGG19's 548 MB).</summary>
     public static string Sha256Of(string path)
     {
+        RegularFile.EnsureReadable(path, "weights file"); // a named pipe would block the hash forever
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }

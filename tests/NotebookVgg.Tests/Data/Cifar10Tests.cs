@@ -158,6 +158,25 @@ public sealed class Cifar10Tests : IDisposable
         return File.ReadAllBytes(archive);
     }
 
+    [Fact]
+    public async Task Extract_RemovesWhatAKilledExtractionLeftBehind_ButNotARunningOnes()
+    {
+        string archive = _dir.Combine("small.tar.gz");
+        File.WriteAllBytes(archive, SmallArchive());
+        string data = _dir.Combine("data");
+        string killed = Path.Combine(data, ".extract-0123456789abcdef0123456789abcdef");
+        string running = Path.Combine(data, ".extract-fedcba9876543210fedcba9876543210");
+        foreach (var folder in new[] { killed, running })
+            File.WriteAllText(Path.Combine(Directory.CreateDirectory(folder).FullName, "part"), "half-written");
+        Directory.SetLastWriteTimeUtc(killed, DateTime.UtcNow.AddHours(-2));
+
+        await Cifar10.ExtractAsync(archive, data);
+
+        Assert.False(Directory.Exists(killed), "an extraction killed two hours ago left its temporary folder");
+        Assert.True(Directory.Exists(running), "an extraction still running (a fresh temporary folder) lost its files");
+        Assert.True(Directory.Exists(Path.Combine(data, Cifar10.FolderName)));
+    }
+
     private static Checksum Sha256Of(byte[] bytes) => Checksum.Sha256(Convert.ToHexStringLower(SHA256.HashData(bytes)));
 
     [Fact]
@@ -196,7 +215,24 @@ public sealed class Cifar10Tests : IDisposable
             () => Cifar10.DownloadAsync(data, server.Url("c.tar.gz"), Checksum.Sha256(new string('0', 64))));
 
         Assert.Contains("SHA-256", ex.Message, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFileSystemEntries(data));
+        Assert.False(Directory.Exists(data), $"{data}: a failed download left its (empty) folder behind");
+    }
+
+    [Fact]
+    public async Task Download_ThatFailsOnHttp_LeavesNoFolder_ButAnExistingFolderStays()
+    {
+        using var server = new LocalHttpServer();
+        string data = _dir.Combine("new", "data");
+
+        var ex = await Assert.ThrowsAsync<IOException>(() => Cifar10.DownloadAsync(data, server.Url("missing.tar.gz")));
+
+        Assert.Contains("HTTP 404", ex.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_dir.Combine("new")), "a failed download left the folders it created behind");
+
+        string existing = _dir.Combine("existing");
+        Directory.CreateDirectory(existing);
+        await Assert.ThrowsAsync<IOException>(() => Cifar10.DownloadAsync(existing, server.Url("missing.tar.gz")));
+        Assert.True(Directory.Exists(existing), "a failed download removed a folder the user had made");
     }
 
     [Fact]

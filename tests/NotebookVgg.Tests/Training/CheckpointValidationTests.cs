@@ -78,6 +78,63 @@ public sealed class CheckpointValidationTests : IDisposable
         Assert.Contains("cannot resume: the checkpoint was trained with architecture vgg19, this run asks for vgg11", ex.Message, StringComparison.Ordinal);
     }
 
+    public static TheoryData<string, string> ChangedSettings => new()
+    {
+        { "weights file", "with weights file /a/vgg19.pth, this run asks for /b/other.pth" },
+        { "weights SHA-256", $"with weights SHA-256 {new string('a', 64)}, this run asks for {new string('b', 64)}" },
+        { "feature cut", "with feature cut Fc7, this run asks for Pool5" },
+        { "mode", "with mode Features, this run asks for FineTune" },
+        { "image size", "with image size 32, this run asks for 64" },
+        { "interpolation", "with interpolation bilinear, this run asks for bicubic" },
+        { "precision", "with precision fp32, this run asks for bf16" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ChangedSettings))]
+    public void Resume_WithAChangedSetting_IsRefused_NamingIt(string setting, string expected)
+    {
+        var saved = Description() with { WeightsPath = "/a/vgg19.pth", WeightsSha256 = new string('a', 64) };
+        var changed = setting switch
+        {
+            "weights file" => saved with { WeightsPath = "/b/other.pth" },
+            "weights SHA-256" => saved with { WeightsSha256 = new string('b', 64) }, // same path, file replaced
+            "feature cut" => saved with { FeatureCut = "pool5" },
+            "mode" => saved with { Mode = TrainingMode.FineTune },
+            "image size" => saved with { ImageSize = 64 },
+            "interpolation" => saved with { Interpolation = "bicubic" },
+            _ => saved with { Precision = "bf16" },
+        };
+        TrainOneEpoch("run.ckpt", saved);
+
+        var ex = Assert.Throws<InvalidOperationException>(() => TrainOneEpoch("run.ckpt", changed, resume: true));
+
+        Assert.Contains("cannot resume: the checkpoint was trained " + expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AModelEntryClaimingMoreThan2GiB_IsRefused_NamingTheFileAndTheEntry()
+    {
+        string path = TrainOneEpoch("run.ckpt", Description());
+        // The central directory record of model.bin claims 2^31 + 4096 bytes (uncompressed size at offset 24).
+        byte[] raw = File.ReadAllBytes(path);
+        byte[] name = System.Text.Encoding.ASCII.GetBytes("model.bin");
+        int at = -1;
+        for (int i = 0; i + 46 + name.Length <= raw.Length; i++)
+        {
+            if (raw[i] == 'P' && raw[i + 1] == 'K' && raw[i + 2] == 1 && raw[i + 3] == 2
+                && raw.AsSpan(i + 46, name.Length).SequenceEqual(name))
+                at = i;
+        }
+        Assert.True(at >= 0, "no central directory record for model.bin");
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(raw.AsSpan(at + 24), (1u << 31) + 4096);
+        File.WriteAllBytes(path, raw);
+        using var head = nn.Sequential(("fc", nn.Linear(16, 10)));
+
+        var ex = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path, head));
+
+        Assert.Equal($"{path}: zip entry model.bin is implausibly large (2,147,487,744 bytes)", ex.Message);
+    }
+
     [Fact]
     public void AWeightsFileReplacedSinceTraining_IsRefused_BeforeEvaluating()
     {

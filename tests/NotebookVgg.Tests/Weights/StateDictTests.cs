@@ -14,7 +14,8 @@ public sealed class StateDictTests : IDisposable
     [Theory]
     [InlineData("F64", "2305843009213693953", 8)]   // (2^61 + 1) × 8 bytes wraps around to 8
     [InlineData("F32", "4611686018427387905", 4)]   // (2^62 + 1) × 4 bytes wraps around to 4
-    public void Safetensors_AShapeWhoseByteSizeOverflows_IsAOneLineErrorNamingTheFile(string dtype, string count, int bytes)
+    [InlineData("F32", "18446744073709551616", 4)]  // 2^64: no Int64 at all
+    public void Safetensors_AShapeWhoseByteSizeOverflows_IsAOneLineErrorNamingTheFileAndTheTensor(string dtype, string count, int bytes)
     {
         string header = $$$"""{"w":{"dtype":"{{{dtype}}}","shape":[{{{count}}}],"data_offsets":[0,{{{bytes}}}]}}""";
         byte[] json = System.Text.Encoding.ASCII.GetBytes(header);
@@ -24,6 +25,7 @@ public sealed class StateDictTests : IDisposable
         var ex = Assert.Throws<InvalidDataException>(() => StateDict.Read(path));
 
         Assert.StartsWith(path + ": ", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("'w'", ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("\n", ex.Message, StringComparison.Ordinal);
     }
 
