@@ -25,12 +25,12 @@ public sealed record EvaluationResult(
     /// <summary>Unweighted mean of the per-class F1 scores.</summary>
     public double MacroF1 => PerClass.Count == 0 ? 0 : PerClass.Average(c => c.F1);
 
-    /// <summary>Per-class precision, recall, F1 and support.</summary>
-    public DataFrame PerClassTable() => new(
+    /// <summary>Per-class precision, recall, F1 (rounded to <paramref name="digits"/> for reading) and support.</summary>
+    public DataFrame PerClassTable(int digits = 3) => new(
         new StringDataFrameColumn("class", PerClass.Select(c => c.Class)),
-        new DoubleDataFrameColumn("precision", PerClass.Select(c => c.Precision)),
-        new DoubleDataFrameColumn("recall", PerClass.Select(c => c.Recall)),
-        new DoubleDataFrameColumn("f1", PerClass.Select(c => c.F1)),
+        new DoubleDataFrameColumn("precision", PerClass.Select(c => Math.Round(c.Precision, digits))),
+        new DoubleDataFrameColumn("recall", PerClass.Select(c => Math.Round(c.Recall, digits))),
+        new DoubleDataFrameColumn("f1", PerClass.Select(c => Math.Round(c.F1, digits))),
         new Int32DataFrameColumn("support", PerClass.Select(c => c.Support)));
 
     /// <summary>Rows: true class; columns: predicted class.</summary>

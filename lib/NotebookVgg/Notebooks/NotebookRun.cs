@@ -101,8 +101,8 @@ public sealed class NotebookRun
         }
     }
 
-    /// <summary>Whether the run substituted synthetic images for CIFAR-10 (the one test <see cref="Caveat"/> and <see cref="WhyNoStructure"/> share).</summary>
-    private bool IsSynthetic => DataSource.Contains("synthetic", StringComparison.OrdinalIgnoreCase);
+    /// <summary>Whether the run substituted synthetic images for CIFAR-10 (the one test <see cref="Caveat"/>, <see cref="WhyNoStructure"/> and the notebooks' captions share).</summary>
+    public bool IsSynthetic => DataSource.Contains("synthetic", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>What a chart title says about its origin: data, weights, profile and scale.</summary>
     public string Label => $"{DataSource}, {WeightsLabel}, {Profile.Name}{(Scale == TrainingScale.Tiny ? " tiny" : "")}";

@@ -64,7 +64,10 @@ public class EvaluatorTests
         Assert.Equal(result.Misclassified[0].Probabilities[1], result.Misclassified[0].PredictedProbability);
         Assert.Equal(1.0, result.Misclassified[0].Probabilities.Sum(), 5);
 
-        Assert.Equal(3, result.PerClassTable().Rows.Count);
+        var table = result.PerClassTable();
+        Assert.Equal(3, table.Rows.Count);
+        Assert.Equal(0.667, (double)table["precision"][1]); // 2/3 shown to three digits, as a reader wants it
+        Assert.Equal(0.6666667, (double)result.PerClassTable(digits: 7)["precision"][1]);
         Assert.Equal(4, result.ConfusionTable().Columns.Count);
         Assert.Equal(2, result.MisclassifiedTable().Rows.Count);
     }
