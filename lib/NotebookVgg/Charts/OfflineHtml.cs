@@ -6,7 +6,7 @@ namespace NotebookVgg.Charts;
 /// Charts as self-contained HTML pages: plotly.js (the copy Plotly.NET carries) is embedded, so the page
 /// draws without network access. Plotly.NET's default references a CDN, which offline machines cannot reach.
 /// </summary>
-public static class OfflineHtml
+internal static class OfflineHtml
 {
     /// <summary>A complete HTML document drawing <paramref name="chart"/> with plotly.js embedded.</summary>
     public static string Of(GenericChart chart)

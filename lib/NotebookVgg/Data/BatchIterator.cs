@@ -7,7 +7,7 @@ namespace NotebookVgg.Data;
 /// One batch: transformed images, int64 labels, and which records of the split they are. Owned by the
 /// <see cref="BatchIterator"/> that produced it (see there); disposing it yourself as well is harmless.
 /// </summary>
-public sealed class Batch : IDisposable
+internal sealed class Batch : IDisposable
 {
     /// <summary>Takes ownership of <paramref name="images"/> and <paramref name="labels"/>: <see cref="Dispose"/> frees them.</summary>
     /// <param name="images">The batch's images, first dimension one per record.</param>
@@ -55,7 +55,7 @@ public sealed class Batch : IDisposable
 /// transform and the model compete for the same cores.
 /// </para>
 /// </summary>
-public sealed class BatchIterator
+internal sealed class BatchIterator
 {
     private readonly Cifar10Split _split;
     private readonly Func<Tensor, torch.Generator, Tensor>? _transform;

@@ -9,7 +9,7 @@ namespace NotebookVgg.Data;
 public sealed record BatchSource(string Name, long Count, int BatchesPerEpoch, Func<int, IEnumerable<(Tensor Inputs, Tensor Labels)>> Batches)
 {
     /// <summary>A batch iterator's epochs as a batch source (what the trainer and the evaluator take).</summary>
-    public static BatchSource FromIterator(BatchIterator iterator, string name)
+    internal static BatchSource FromIterator(BatchIterator iterator, string name)
     {
         ArgumentNullException.ThrowIfNull(iterator);
         return new(name, iterator.BatchesPerEpoch * (long)iterator.BatchSize, iterator.BatchesPerEpoch,

@@ -8,7 +8,7 @@ namespace NotebookVgg.Data;
 /// is written: every entry is checked in a first pass over the archive, and only then is it extracted
 /// (in a second pass) into a folder that did not exist before, which is removed again if extraction fails.
 /// </summary>
-public static class SafeTarExtraction
+internal static class SafeTarExtraction
 {
     /// <summary>
     /// Checks every entry of <paramref name="archive"/>, then extracts it into <paramref name="destination"/>,

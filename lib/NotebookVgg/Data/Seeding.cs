@@ -9,7 +9,7 @@ namespace NotebookVgg.Data;
 /// The same seed gives the same subset and the same orders on any machine, whatever ran before, and the same as a
 /// PyTorch script that writes <c>torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))</c>.
 /// </summary>
-public static class Seeding
+internal static class Seeding
 {
     /// <summary>The generator seed of (seed, epoch).</summary>
     public static ulong GeneratorSeed(int seed, int epoch) => unchecked((ulong)(long)seed * 1_000_003UL + (ulong)(long)epoch);

@@ -4,7 +4,7 @@ namespace NotebookVgg.IO;
 /// Writes files so that nothing half-written is ever seen under the final name: data goes to a
 /// temporary file beside the target, which is renamed over the target only when complete.
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically.</summary>
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes, bool preserveMode = false)
@@ -41,7 +41,7 @@ public static class AtomicFile
         $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.partial";
 
     /// <summary>A file being written under a temporary name.</summary>
-    public sealed class PendingFile : IDisposable
+    internal sealed class PendingFile : IDisposable
     {
         private readonly bool _preserveMode;
         private bool _committed;

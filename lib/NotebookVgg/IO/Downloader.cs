@@ -59,7 +59,7 @@ public sealed record Checksum(string Algorithm, string Hex, bool IsPrefix = fals
 /// range request when the server allows), are checked against every given checksum, and only then renamed
 /// to <c>NAME</c>. http, https and file URLs are accepted, so a mirror or a local copy works offline.
 /// </summary>
-public sealed class Downloader : IDisposable
+internal sealed class Downloader : IDisposable
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
     private readonly HttpClient _http;

@@ -5,7 +5,7 @@ namespace NotebookVgg.IO;
 /// to it — forever, for a user who passed one by mistake — and .NET cannot tell a pipe from a file before opening it;
 /// but a pipe or a device reports a length of 0, and no input this project reads is empty.
 /// </summary>
-public static class RegularFile
+internal static class RegularFile
 {
     /// <summary>Throws, naming <paramref name="path"/> and <paramref name="what"/> it should be, unless it is a non-empty file.</summary>
     public static void EnsureReadable(string path, string what)

@@ -10,7 +10,7 @@ namespace NotebookVgg.Runtime;
 /// measurements): channels-last memory layout for convolutions, bfloat16 for inference, and CPU autocast
 /// (fp32 weights, bf16 compute) for training. Each is optional; fp32 NCHW stays the reference path.
 /// </summary>
-public static class CpuSpeed
+internal static class CpuSpeed
 {
     /// <summary>True when the CPU has native bfloat16 instructions (AVX512_BF16 or AMX): only then does bf16 pay.</summary>
     public static bool HasNativeBf16 { get; } = DetectBf16();

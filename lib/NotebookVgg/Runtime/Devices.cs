@@ -3,7 +3,7 @@ using TorchSharp;
 namespace NotebookVgg.Runtime;
 
 /// <summary>Turns the user's <c>auto|cpu|cuda</c> choice into a TorchSharp device.</summary>
-public static class Devices
+internal static class Devices
 {
     /// <summary>The accepted spellings, for help texts.</summary>
     public const string Choices = "auto|cpu|cuda";

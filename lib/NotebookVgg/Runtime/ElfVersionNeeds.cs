@@ -10,13 +10,13 @@ namespace NotebookVgg.Runtime;
 /// 64-bit little-endian ELF shared library. Written by hand because no maintained .NET ELF library
 /// offers in-place editing of a Vernaux entry's flags, and the edit is two bytes.
 /// </summary>
-public static class ElfVersionNeeds
+internal static class ElfVersionNeeds
 {
     private const uint ShtGnuVerneed = 0x6ffffffe;
     private const ushort VerFlgWeak = 0x2;
 
     /// <summary>One required version (a Vernaux entry): the library it comes from, its name, and whether it is weak.</summary>
-    public sealed record Requirement(string File, string Version, bool IsWeak, long FlagsOffset);
+    internal sealed record Requirement(string File, string Version, bool IsWeak, long FlagsOffset);
 
     /// <summary>Lists every version requirement in the file.</summary>
     /// <exception cref="InvalidDataException">The file is not a 64-bit little-endian ELF file or its tables are malformed.</exception>

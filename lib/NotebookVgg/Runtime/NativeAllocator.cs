@@ -10,7 +10,7 @@ namespace NotebookVgg.Runtime;
 /// batch 16, fp32 NCHW): 2.2 → 5.7 images/s, system time from about 30 % of the CPU to a few %. Keeping freed memory
 /// in the heap instead (no mmap, trim only above 2 GiB) removes that cost; resident memory then stays near its peak.
 /// </summary>
-public static partial class NativeAllocator
+internal static partial class NativeAllocator
 {
     private const int MTrimThreshold = -1; // glibc malloc.h M_TRIM_THRESHOLD
     private const int MMmapMax = -4;       // glibc malloc.h M_MMAP_MAX

@@ -16,7 +16,7 @@ namespace NotebookVgg.Runtime;
 /// (<see cref="FixDirectory"/>); the package in the NuGet cache is only read. <see cref="EnsureReady"/> (the library's
 /// module initializer calls it) writes nothing: it points TorchSharp at that copy and preloads libtorch by full path.
 /// </remarks>
-public static class NativeRuntime
+internal static class NativeRuntime
 {
     /// <summary>The libstdc++ version libLibTorchSharp.so 0.107.0 asks for, only for a marker symbol nothing calls.</summary>
     public const string MarkerVersion = "GLIBCXX_3.4.32";

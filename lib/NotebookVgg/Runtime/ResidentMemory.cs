@@ -7,7 +7,7 @@ namespace NotebookVgg.Runtime;
 /// The peak can be reset to the current size by writing "5" to /proc/self/clear_refs (Linux 4.0+), where the
 /// kernel allows it; that is what makes a peak per benchmark case possible. Elsewhere the figures are null.
 /// </summary>
-public static class ResidentMemory
+internal static class ResidentMemory
 {
     private const string StatusFile = "/proc/self/status";
     private const string ClearRefsFile = "/proc/self/clear_refs";

@@ -30,7 +30,7 @@ public sealed record ModelDescription(
     string Precision = "fp32");
 
 /// <summary>Everything besides the tensors that a resumed run needs.</summary>
-public sealed record CheckpointState(
+internal sealed record CheckpointState(
     int EpochsCompleted,
     TrainingOptions Options,
     List<EpochRecord> History,
@@ -45,7 +45,7 @@ public sealed record CheckpointState(
 /// <c>optimizer.bin</c>. It is written under a temporary name and renamed, so a run killed while saving
 /// leaves the previous checkpoint intact.
 /// </summary>
-public static class Checkpoint
+internal static class Checkpoint
 {
     private const string StateEntry = "state.json";
     private const string ModelEntry = "model.bin";

@@ -45,10 +45,10 @@ public sealed record ExtractionProgress(string Split, int Done, int Total, doubl
 /// keyed by everything that determines it: the weights, the cut, the input size and interpolation, the
 /// precision, and the exact images. Any change gives a new key, so a stale cache is never used.
 /// </summary>
-public static class FeatureCache
+internal static class FeatureCache
 {
     /// <summary>What the features depend on, besides the images.</summary>
-    public sealed record Spec(string WeightsId, FeatureCut Cut, int ImageSize, Interpolation Interpolation, Preprocessing Preprocessing, bool Bf16);
+    internal sealed record Spec(string WeightsId, FeatureCut Cut, int ImageSize, Interpolation Interpolation, Preprocessing Preprocessing, bool Bf16);
 
     /// <summary>
     /// The features of <paramref name="split"/> under <paramref name="spec"/>: read from <paramref name="cacheDirectory"/>

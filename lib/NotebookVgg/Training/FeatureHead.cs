@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace NotebookVgg.Training;
 
 /// <summary>The new layer(s) trained on cached features.</summary>
-public static class FeatureHead
+internal static class FeatureHead
 {
     /// <summary>
     /// fc7: Linear(4096 → classes). pool5: the cached 512×h×w maps go through VGG's AdaptiveAvgPool2d(7),

@@ -4,7 +4,7 @@ namespace NotebookVgg.Training;
 /// The learning-rate multiplier at any point of training, computed from the step alone (no scheduler state),
 /// so a resumed run gets exactly the rates an uninterrupted one would.
 /// </summary>
-public static class LearningRateSchedule
+internal static class LearningRateSchedule
 {
     /// <summary>Multiplier in [0,1] for the <paramref name="step"/>-th optimizer step (0-based) of <paramref name="stepsPerEpoch"/>·epochs.</summary>
     public static double Factor(TrainingOptions options, long step, long stepsPerEpoch)

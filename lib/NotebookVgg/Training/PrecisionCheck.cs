@@ -16,7 +16,7 @@ namespace NotebookVgg.Training;
 /// <param name="Top1Agreements">Images whose top-1 class (the weights' own classifier) is the same in both.</param>
 /// <param name="DistinctTop1">Distinct top-1 classes among the fp32 answers: with random weights every image tends to get
 /// the same class, and then the agreement says little (the reason says so).</param>
-public sealed record PrecisionMeasurement(int Images, double FeatureError, int Top1Agreements, int DistinctTop1 = 0);
+internal sealed record PrecisionMeasurement(int Images, double FeatureError, int Top1Agreements, int DistinctTop1 = 0);
 
 /// <summary>
 /// Decides the precision of a run. <see cref="Precision.Auto"/> trusts bf16 only on a CPU that computes it natively
@@ -25,7 +25,7 @@ public sealed record PrecisionMeasurement(int Images, double FeatureError, int T
 /// classifier must pick the same top-1 class for at least <see cref="MinTop1Agreement"/> of the images. The result is
 /// cached (keyed like the feature cache), so the check costs seconds once.
 /// </summary>
-public static class PrecisionCheck
+internal static class PrecisionCheck
 {
     /// <summary>Largest relative L2 distance of the features accepted (bf16 keeps 8 significant bits: ~0.4 % per value).</summary>
     public const double MaxFeatureError = 0.03;

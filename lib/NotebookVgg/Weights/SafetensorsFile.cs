@@ -10,7 +10,7 @@ namespace NotebookVgg.Weights;
 /// <c>{dtype, shape, data_offsets}</c> (plus optional <c>__metadata__</c>), then raw little-endian data.
 /// Hand-written: no maintained .NET safetensors package exists, and the format is a dozen lines of JSON and offsets.
 /// </summary>
-public static class SafetensorsFile
+internal static class SafetensorsFile
 {
     private static readonly Dictionary<string, ScalarType> DTypes = new()
     {

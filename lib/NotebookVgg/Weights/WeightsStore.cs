@@ -8,7 +8,7 @@ namespace NotebookVgg.Weights;
 /// under its published name) is verified and used without the network; otherwise it is downloaded, from a mirror if one
 /// is given, verified, and only then given its final name.
 /// </summary>
-public static class WeightsStore
+internal static class WeightsStore
 {
     /// <summary>Environment variable holding a mirror base URL (http, https or file): the file is fetched from BASE/FILENAME.</summary>
     public const string MirrorEnvironmentVariable = "NOTEBOOKVGG_WEIGHTS_MIRROR";
@@ -92,7 +92,7 @@ public static class WeightsStore
 /// A parsed weights argument: <see cref="Path"/> is null for random weights, the file itself, or where a registry
 /// entry is (or will be) cached; <see cref="NeedsDownload"/> says whether <see cref="WeightsStore.EnsureAsync"/> will fetch it.
 /// </summary>
-public sealed record WeightsReference(string? Path, PretrainedWeights? Entry, bool NeedsDownload)
+internal sealed record WeightsReference(string? Path, PretrainedWeights? Entry, bool NeedsDownload)
 {
     /// <summary>True for "none": no file, the network keeps its random initialization.</summary>
     public bool IsRandom => Path is null;
