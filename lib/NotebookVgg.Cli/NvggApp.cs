@@ -118,7 +118,7 @@ public static partial class NvggApp
         var root = ex is CommandAppException ? ex : (ex.InnerException is { } inner && ex is System.Reflection.TargetInvocationException ? inner : ex);
         string message = root.Message.ReplaceLineEndings(" ").Trim();
         if (root is CommandParseException && UnknownOption().Match(message) is { Success: true } unknown && Closest(unknown.Groups[1].Value) is { } suggestion)
-            message += $" (did you mean --{suggestion}?)";
+            message = $"{message.TrimEnd('.')} (did you mean --{suggestion}?)";
         var stderr = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         if (Console.IsErrorRedirected)
             stderr.Profile.Width = 4096; // one line in logs, not wrapped at 80 columns
