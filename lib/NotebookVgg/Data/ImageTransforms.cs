@@ -103,6 +103,13 @@ public static class ImageTransforms
     }
 
     /// <summary>
+    /// How <see cref="Prepare"/> turns stored images into inputs, as text ("Bilinear|0.485,0.456,0.406|0.229,0.224,0.225"):
+    /// the one description the feature cache and the precision check put in their keys.
+    /// </summary>
+    internal static string PreparationKey(Interpolation mode, Preprocessing p) =>
+        FormattableString.Invariant($"{mode}|{string.Join(",", p.Mean)}|{string.Join(",", p.Std)}");
+
+    /// <summary>
     /// What training and evaluation feed the network: uint8 batch → [0,1] → resized to <paramref name="size"/>
     /// → normalized with <paramref name="p"/>. Bicubic results are clamped to [0,1] before normalizing, as an
     /// 8-bit image resized by PIL would be.

@@ -124,7 +124,7 @@ internal static class FeatureCache
         ArgumentNullException.ThrowIfNull(spec);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         string header = FormattableString.Invariant(
-            $"v1|{spec.WeightsId}|{spec.Cut}|{spec.ImageSize}|{spec.Interpolation}|{string.Join(",", spec.Preprocessing.Mean)}|{string.Join(",", spec.Preprocessing.Std)}|bf16={spec.Bf16}|{split.Count}");
+            $"v1|{spec.WeightsId}|{spec.Cut}|{spec.ImageSize}|{ImageTransforms.PreparationKey(spec.Interpolation, spec.Preprocessing)}|bf16={spec.Bf16}|{split.Count}");
         hash.AppendData(Encoding.UTF8.GetBytes(header));
         using (var images = split.Images.contiguous())
             hash.AppendData(images.bytes);

@@ -35,14 +35,19 @@ public sealed class TrainingHistory
 
     /// <summary>
     /// One row per epoch: epoch, train_loss, train_accuracy, val_loss, val_accuracy (null where not validated),
-    /// learning_rate, seconds.
+    /// learning_rate, seconds. Rounded for reading (<paramref name="digits"/> decimals; the learning rate to 3 significant
+    /// digits, seconds to 2 decimals); <see cref="Epochs"/> keeps the exact values.
     /// </summary>
-    public DataFrame ToDataFrame() => new(
+    public DataFrame ToDataFrame(int digits = 4) => new(
         new Int32DataFrameColumn("epoch", Epochs.Select(e => e.Epoch)),
-        new DoubleDataFrameColumn("train_loss", Epochs.Select(e => e.TrainLoss)),
-        new DoubleDataFrameColumn("train_accuracy", Epochs.Select(e => e.TrainAccuracy)),
-        new DoubleDataFrameColumn("val_loss", Epochs.Select(e => e.ValidationLoss)),
-        new DoubleDataFrameColumn("val_accuracy", Epochs.Select(e => e.ValidationAccuracy)),
-        new DoubleDataFrameColumn("learning_rate", Epochs.Select(e => e.LearningRate)),
-        new DoubleDataFrameColumn("seconds", Epochs.Select(e => e.Seconds)));
+        new DoubleDataFrameColumn("train_loss", Epochs.Select(e => Math.Round(e.TrainLoss, digits))),
+        new DoubleDataFrameColumn("train_accuracy", Epochs.Select(e => Math.Round(e.TrainAccuracy, digits))),
+        new DoubleDataFrameColumn("val_loss", Epochs.Select(e => e.ValidationLoss is { } v ? Math.Round(v, digits) : (double?)null)),
+        new DoubleDataFrameColumn("val_accuracy", Epochs.Select(e => e.ValidationAccuracy is { } v ? Math.Round(v, digits) : (double?)null)),
+        new DoubleDataFrameColumn("learning_rate", Epochs.Select(e => Significant(e.LearningRate, 3))),
+        new DoubleDataFrameColumn("seconds", Epochs.Select(e => Math.Round(e.Seconds, 2))));
+
+    private static double Significant(double value, int figures) =>
+        value == 0 || !double.IsFinite(value) ? value
+        : Math.Round(value, Math.Clamp(figures - 1 - (int)Math.Floor(Math.Log10(Math.Abs(value))), 0, 15));
 }

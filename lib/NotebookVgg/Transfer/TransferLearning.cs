@@ -427,8 +427,8 @@ public sealed class TransferLearning
         int n = (int)Math.Min(PrecisionCheck.CheckImages, train.Count);
         var p = PreprocessingFor(s);
         var batch = ImageTransforms.Prepare(train.Images.narrow(0, 0, n), o.ImageSize, p, s.Interpolation).to(device);
-        string preparation = FormattableString.Invariant($"{s.Interpolation}|{string.Join(",", p.Mean)}|{string.Join(",", p.Std)}");
-        string key = PrecisionCheck.KeyFor(WeightsId(weightsPath, s.Architecture, o.Seed), s.Cut, o.ImageSize, preparation, batch);
+        string key = PrecisionCheck.KeyFor(WeightsId(weightsPath, s.Architecture, o.Seed), s.Cut, o.ImageSize,
+            ImageTransforms.PreparationKey(s.Interpolation, p), batch);
         model.to(device);
         var choice = PrecisionCheck.Choose(o.Precision, device, model, batch, s.Cut, key, cacheDirectory);
         Say($"precision: {choice}");

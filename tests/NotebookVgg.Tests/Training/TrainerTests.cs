@@ -84,6 +84,26 @@ public sealed class TrainerTests : IDisposable
         var frame = result.History.ToDataFrame();
         Assert.Equal(6, frame.Rows.Count);
         Assert.Equal(["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"], frame.Columns.Select(c => c.Name));
+        // Rounded for reading (a notebook showed 2.2468650817871094 in a narrow cell); the history keeps the exact values.
+        var first = result.History.Epochs[0];
+        Assert.Equal(Math.Round(first.TrainLoss, 4), (double)frame["train_loss"][0]);
+        Assert.Equal(Math.Round(first.ValidationLoss!.Value, 4), (double)frame["val_loss"][0]);
+        Assert.Equal(Math.Round(first.Seconds, 2), (double)frame["seconds"][0]);
+    }
+
+    [Fact]
+    public void HistoryTable_RoundsTheLearningRateToThreeSignificantDigits()
+    {
+        var history = new TrainingHistory();
+        history.Epochs.Add(new EpochRecord(1, 2.2468650817871094, 0.13397291196388826, null, null, 0.0009974150959223592, 0.3607393));
+
+        var frame = history.ToDataFrame();
+
+        Assert.Equal(2.2469, (double)frame["train_loss"][0]);
+        Assert.Equal(0.134, (double)frame["train_accuracy"][0]);
+        Assert.Null(frame["val_loss"][0]);
+        Assert.Equal(0.000997, (double)frame["learning_rate"][0]);
+        Assert.Equal(0.36, (double)frame["seconds"][0]);
     }
 
     [Fact]
