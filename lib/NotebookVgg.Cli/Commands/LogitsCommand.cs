@@ -53,6 +53,8 @@ internal sealed class LogitsCommand : Command<LogitsCommand.Settings>
                 throw new InvalidDataException($"{inputs.Source}: no tensor named 'input' (found: {string.Join(", ", inputs.Keys)})");
             if (x.dtype != ScalarType.Float32 || x.ndim != 4 || x.shape[1] != 3)
                 throw new InvalidDataException($"{inputs.Source}: 'input' must be float32 N×3×H×W, found {x.dtype} [{string.Join(", ", x.shape)}]");
+            if (!isfinite(x).all().item<bool>())
+                throw new InvalidDataException($"{inputs.Source}: 'input' holds NaN or infinite values");
             input = x.clone();
         }
         using (input)
@@ -66,6 +68,9 @@ internal sealed class LogitsCommand : Command<LogitsCommand.Settings>
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var logits = model.forward(input);
+            if (!isfinite(logits).all().item<bool>())
+                throw new InvalidDataException($"{weights.Source}: the logits hold NaN or infinite values" +
+                    (model.FirstNonFiniteLayer(input) is { } layer ? $", first in layer {layer}" : "") + "; nothing written");
             SafetensorsFile.Write(settings.Output, "logits", logits);
             AnsiConsole.WriteLine(
                 $"{settings.Architecture}: loaded {report.LoadedTensors} tensors ({report.Format}, {report.Layout} layout) from {report.Source}; " +

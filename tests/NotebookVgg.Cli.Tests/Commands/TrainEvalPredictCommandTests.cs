@@ -117,6 +117,22 @@ public sealed class TrainEvalPredictCommandTests : IDisposable
     }
 
     [Fact]
+    public void Logits_OfAnInputHoldingNaN_IsRefusedNamingTheInput_AndWritesNothing()
+    {
+        string input = _dir.Combine("input.safetensors");
+        using (var x = full(1, 3, 32, 32, float.NaN))
+            NotebookVgg.Weights.SafetensorsFile.Write(input, "input", x);
+
+        var result = Nvgg.Run(_dir.Path, "logits", "--weights", _dir.Combine("never-read.pth"), "--input", input,
+            "--output", _dir.Combine("logits.safetensors"));
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"{input}: 'input' holds NaN or infinite values", result.Stderr, StringComparison.Ordinal);
+        Assert.Single(result.Stderr.Trim().Split('\n'));
+        Assert.False(File.Exists(_dir.Combine("logits.safetensors")));
+    }
+
+    [Fact]
     public void Train_WithBadLimit_FailsWithOneLineNamingTheValue()
     {
         var result = Nvgg.Run(_dir.Path, "train", "--profile", "smoke", "--data", _dir.Combine("empty"), "--limit-train", "lots");
