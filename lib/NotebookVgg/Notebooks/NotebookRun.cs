@@ -128,8 +128,8 @@ public sealed class NotebookRun
         (string, string)[] rows =
         [
             ("profile", $"{Profile.Name}{(Scale == TrainingScale.Tiny ? " at tiny scale (a check of the code path, not a result)" : "")}"),
-            ("recipe", $"{o.Mode}, {o.ImageSize}×{o.ImageSize}, {o.Epochs} epochs, batch {o.BatchSize}, {o.Optimizer} lr {o.LearningRate:G3}"),
-            ("images per class", $"train {Profile.TrainPerClass?.ToString("N0", null) ?? "all"}, test {Profile.TestPerClass?.ToString("N0", null) ?? "all"}"),
+            ("recipe (notebook 4)", $"{o.Mode}, {o.ImageSize}×{o.ImageSize}, {o.Epochs} epochs, batch {o.BatchSize}, {o.Optimizer} lr {o.LearningRate:G3}"),
+            ("images per class asked", $"train {Profile.TrainPerClass?.ToString("N0", null) ?? "all"}, test {Profile.TestPerClass?.ToString("N0", null) ?? "all"}"),
             ("data", $"{DataSource} ({DataDirectory})"),
             ("weights", WeightsPath is null ? WeightsLabel : $"{WeightsLabel} ({WeightsPath})"),
             ("seed", Seed.ToString(System.Globalization.CultureInfo.InvariantCulture)),
