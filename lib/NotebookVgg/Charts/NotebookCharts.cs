@@ -15,7 +15,7 @@ namespace NotebookVgg.Charts;
 /// </summary>
 public static class NotebookCharts
 {
-    /// <summary>Loss and accuracy per epoch, training and validation side by side.</summary>
+    /// <summary>Loss and accuracy (in %, as the notebooks' prose gives it) per epoch, training and validation side by side.</summary>
     public static GenericChart TrainingHistory(TrainingHistory history, string? title = null)
     {
         ArgumentNullException.ThrowIfNull(history);
@@ -24,13 +24,14 @@ public static class NotebookCharts
         [
             CsChart.Line<int, double, string>(epochs, history.Epochs.Select(e => e.TrainLoss), ShowMarkers: true, Name: "train loss"),
             CsChart.Line<int, double, string>(epochs, history.Epochs.Select(e => e.ValidationLoss ?? double.NaN), ShowMarkers: true, Name: "validation loss"),
-        ]);
+        ]).WithXAxisStyle<string, string, string>(TitleText: "epoch");
         var accuracy = CsChart.Combine(
         [
-            CsChart.Line<int, double, string>(epochs, history.Epochs.Select(e => e.TrainAccuracy), ShowMarkers: true, Name: "train accuracy"),
-            CsChart.Line<int, double, string>(epochs, history.Epochs.Select(e => e.ValidationAccuracy ?? double.NaN), ShowMarkers: true, Name: "validation accuracy"),
-        ]);
-        var grid = CsChart.Grid([loss, accuracy], 1, 2, SubPlotTitles: new[] { "loss (cross-entropy)", "accuracy" });
+            CsChart.Line<int, double, string>(epochs, history.Epochs.Select(e => 100 * e.TrainAccuracy), ShowMarkers: true, Name: "train accuracy %"),
+            CsChart.Line<int, double, string>(epochs, history.Epochs.Select(e => 100 * e.ValidationAccuracy ?? double.NaN), ShowMarkers: true,
+                Name: "validation accuracy %"),
+        ]).WithXAxisStyle<string, string, string>(TitleText: "epoch");
+        var grid = CsChart.Grid([loss, accuracy], 1, 2, SubPlotTitles: new[] { "loss (cross-entropy)", "accuracy (%)" });
         return Titled(grid, title ?? $"Training history: {history.DataName}").WithSize(900, 400);
     }
 

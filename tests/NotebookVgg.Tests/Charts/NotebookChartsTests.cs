@@ -34,7 +34,8 @@ public class NotebookChartsTests
         var traces = figure.GetProperty("data").EnumerateArray().ToList();
         Assert.Equal(4, traces.Count);
         Assert.Equal([2.0, 1.2], traces[0].GetProperty("y").EnumerateArray().Select(v => v.GetDouble()));
-        Assert.Equal([0.35, 0.62], traces[3].GetProperty("y").EnumerateArray().Select(v => v.GetDouble()));
+        Assert.Equal([35.0, 62.0], traces[3].GetProperty("y").EnumerateArray().Select(v => Math.Round(v.GetDouble(), 6)));
+        Assert.Contains("epoch", figure.GetProperty("layout").GetRawText(), StringComparison.Ordinal); // the x axes are named
     }
 
     [Fact]
