@@ -35,6 +35,10 @@ public static class NotebookCharts
         return Titled(grid, title ?? $"Training history: {history.DataName}").WithSize(900, 400);
     }
 
+    /// <summary>White to a mid blue: the counts (written in dark text) stay readable on every cell, as on Viridis's dark end they were not.</summary>
+    private static readonly StyleParam.Colorscale LightBlues = StyleParam.Colorscale.NewCustom(
+        [Tuple.Create(0.0, Color.fromHex("#f7fbff")), Tuple.Create(0.5, Color.fromHex("#c6dbef")), Tuple.Create(1.0, Color.fromHex("#6baed6"))]);
+
     /// <summary>Confusion matrix heatmap, true class down, predicted class across, counts written in the cells.</summary>
     public static GenericChart ConfusionMatrix(EvaluationResult result, string? title = null)
     {
@@ -42,7 +46,7 @@ public static class NotebookCharts
         var z = result.ConfusionMatrix.Reverse().Select(row => row.AsEnumerable()).ToArray(); // first class on top
         var text = result.ConfusionMatrix.Reverse().Select(row => row.Select(v => v.ToString(CultureInfo.InvariantCulture))).ToArray();
         var chart = CsChart.AnnotatedHeatmap<int, string, string, string>(
-            zData: z, annotationText: text, X: result.ClassNames, Y: result.ClassNames.Reverse().ToArray(), ColorScale: StyleParam.Colorscale.Viridis);
+            zData: z, annotationText: text, X: result.ClassNames, Y: result.ClassNames.Reverse().ToArray(), ColorScale: LightBlues);
         return Titled(chart, title ?? $"Confusion matrix: {result.DataName} ({result.Count:N0} images, accuracy {result.Accuracy:P1})")
             .WithXAxisStyle<string, string, string>(TitleText: "predicted")
             .WithYAxisStyle<string, string, string>(TitleText: "true")
