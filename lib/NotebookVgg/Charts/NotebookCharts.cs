@@ -109,7 +109,37 @@ public static class NotebookCharts
         var chart = Titled(CsChart.Combine(lines), title)
             .WithXAxisStyle<string, string, string>(TitleText: xTitle)
             .WithYAxisStyle<string, string, string>(TitleText: yTitle, AxisType: logY ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear);
+        if (logY && series.SelectMany(s => s.Values).Where(v => v > 0 && double.IsFinite(v)).ToList() is { Count: > 0 } positive)
+        {
+            // Plotly labels a log axis spanning under two decades with bare leading digits ("4, 3, 2, 0.01, 9, 8"):
+            // name every tick in full instead, at 1, 2 and 5 times a power of ten.
+            double[] ticks = LogTicks(positive.Min(), positive.Max());
+            var axis = new Plotly.NET.LayoutObjects.LinearAxis();
+            axis.SetProperty("type", "log");
+            var axisTitle = new Plotly.NET.Title();
+            axisTitle.SetProperty("text", yTitle);
+            axis.SetProperty("title", axisTitle);
+            axis.SetProperty("tickvals", ticks);
+            axis.SetProperty("ticktext", ticks.Select(t => t.ToString("G3", CultureInfo.InvariantCulture)).ToArray());
+            chart = Plotly.NET.Chart.withYAxis(axis, null).Invoke(chart);
+        }
         return chart.WithSize(800, 400);
+    }
+
+    /// <summary>1, 2 and 5 times each power of ten from just below <paramref name="min"/> to just above <paramref name="max"/>.</summary>
+    internal static double[] LogTicks(double min, double max)
+    {
+        var ticks = new List<double>();
+        for (int e = (int)Math.Floor(Math.Log10(min)); e <= (int)Math.Ceiling(Math.Log10(max)); e++)
+        {
+            foreach (double m in new[] { 1.0, 2.0, 5.0 })
+            {
+                double t = m * Math.Pow(10, e);
+                if (t >= min / 2.5 && t <= max * 2.5)
+                    ticks.Add(t);
+            }
+        }
+        return [.. ticks];
     }
 
     /// <summary>A bar chart of one value per category.</summary>

@@ -39,6 +39,21 @@ public class NotebookChartsTests
     }
 
     [Fact]
+    public void Lines_OnALogAxisSpanningOneDecade_NameEveryTickInFull()
+    {
+        // Plotly's own ticks here read "4, 3, 2, 0.01, 9, 8": notebook 2's gradient-norm chart could not be read.
+        var figure = RenderOffline(NotebookCharts.Lines("gradient norms", "step", "mean norm",
+            [("logits", [0.045, 0.03]), ("softmax", [0.005, 0.004])], logY: true));
+
+        var y = figure.GetProperty("layout").GetProperty("yaxis");
+        Assert.Equal("log", y.GetProperty("type").GetString());
+        Assert.Equal("mean norm", y.GetProperty("title").GetProperty("text").GetString());
+        Assert.Equal(["0.002", "0.005", "0.01", "0.02", "0.05", "0.1"],
+            y.GetProperty("ticktext").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal(y.GetProperty("ticktext").GetArrayLength(), y.GetProperty("tickvals").GetArrayLength());
+    }
+
+    [Fact]
     public void ConfusionMatrix_CarriesTheCounts_FirstClassOnTop()
     {
         var result = new EvaluationResult("CIFAR-10 sample", ["cat", "dog"], 10, 0.5, 0.7, 1.0,
