@@ -99,12 +99,11 @@ internal static class Checkpoint
         var state = ReadState(zip, path);
         try
         {
-            using (var s = CopyEntry(zip, ModelEntry, path))
-            using (var weights = StateDict.ReadTorchSharp($"{path}!{ModelEntry}", s.ToArray()))
+            using (var weights = StateDict.ReadTorchSharp($"{path}!{ModelEntry}", EntryBytes(zip, ModelEntry, path)))
                 WeightLoader.Load(model, weights); // strict, per-key errors, and copy_ works into channels-last parameters
             if (optimizer is not null)
             {
-                using var s = CopyEntry(zip, OptimizerEntry, path);
+                using var s = new MemoryStream(EntryBytes(zip, OptimizerEntry, path), writable: false);
                 using var reader = new BinaryReader(s);
                 optimizer.load_state_dict(reader);
             }
@@ -201,10 +200,10 @@ internal static class Checkpoint
             Fail("model.featureCut", d.FeatureCut, "fc7 or pool5 in features mode");
     }
 
-    /// <summary>TorchSharp's readers seek; zip entry streams cannot, so each entry is copied to memory first.</summary>
-    private static MemoryStream CopyEntry(ZipArchive zip, string name, string path)
+    /// <summary>TorchSharp's readers seek; zip entry streams cannot, so each entry is read into memory first (once).</summary>
+    private static byte[] EntryBytes(ZipArchive zip, string name, string path)
     {
         var entry = zip.GetEntry(name) ?? throw new InvalidDataException($"{path}: the checkpoint has no {name}");
-        return new MemoryStream(StateDict.ReadEntry(entry, path, Array.MaxLength), writable: false);
+        return StateDict.ReadEntry(entry, path, Array.MaxLength);
     }
 }
