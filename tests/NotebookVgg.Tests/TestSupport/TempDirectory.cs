@@ -40,6 +40,22 @@ public static class RepoFiles
 
     public static string Path(params string[] parts) => System.IO.Path.Combine([Root, .. parts]);
 
+    /// <summary>The version Directory.Packages.props pins for <paramref name="packageId"/> (a $(Property) resolved).</summary>
+    public static string PinnedVersion(string packageId)
+    {
+        var props = System.Xml.Linq.XDocument.Load(Path("Directory.Packages.props")).Root!;
+        string version = props.Descendants("PackageVersion").FirstOrDefault(e => string.Equals((string?)e.Attribute("Include"), packageId, StringComparison.OrdinalIgnoreCase))
+            ?.Attribute("Version")?.Value ?? throw new InvalidOperationException($"Directory.Packages.props pins no version of {packageId}");
+        return version.StartsWith("$(", StringComparison.Ordinal)
+            ? props.Descendants(version[2..^1]).Single().Value
+            : version;
+    }
+
+    /// <summary>The host's libtorch package suffix, as Directory.Build.props chooses it: libtorch-cpu-&lt;this&gt;.</summary>
+    public static string LibTorchPlatform =>
+        OperatingSystem.IsLinux() ? "linux-x64" : OperatingSystem.IsMacOS() ? "osx-arm64" : OperatingSystem.IsWindows() ? "win-x64"
+        : throw new PlatformNotSupportedException("libtorch-cpu is built for Linux, macOS and Windows only");
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
