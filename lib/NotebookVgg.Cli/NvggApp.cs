@@ -57,6 +57,9 @@ public static partial class NvggApp
                 data.AddCommand<DataSynthCommand>("synth")
                     .WithDescription("Write a synthetic CIFAR-10-shaped data set (same layout; labelled synthetic everywhere).")
                     .WithExample("data", "synth", "--out", "/tmp/synth", "--train", "5000", "--test", "1000");
+                data.AddCommand<DataSampleCommand>("sample")
+                    .WithDescription("Write the 12,000-image sample the tests use (1,000 train / 200 test per class) from CIFAR-10, in the official layout, deterministically.")
+                    .WithExample("data", "sample", "--out", "cifar-10-sample-binary.tar.gz");
                 data.AddCommand<DataSummaryCommand>("summary")
                     .WithDescription("Counts per split and class, per-channel mean/std of the train pixels, class names.")
                     .WithExample("data", "summary", "--json");
