@@ -39,12 +39,46 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         [Description("Write the kernel's events and stray console output to this file.")]
         public string? KernelLog { get; init; }
 
+        [CommandOption("-f|--parameters-file <FILE>")]
+        [Description("Set parameters from a YAML file (name: value per line), as papermill's -f. -y and -p given too win over it.")]
+        public string[] ParameterFiles { get; init; } = [];
+
+        [CommandOption("-y|--parameters-yaml <YAML>")]
+        [Description("Set parameters from YAML text, e.g. -y \"epochs: 5\" or -y \"{epochs: 5, profile: smoke}\". -p given too wins over it.")]
+        public string[] ParameterYaml { get; init; } = [];
+
+        [CommandOption("--prepare-only")]
+        [Description("Write NAME.executed.ipynb with the parameters injected, without running any cell.")]
+        public bool PrepareOnly { get; init; }
+
+        [CommandOption("--help-notebook")]
+        [Description("List each notebook's parameters (type, default, environment variable, comment) and run nothing.")]
+        public bool HelpNotebook { get; init; }
+
+        [CommandOption("--log-output")]
+        [Description("Stream each cell's output to this console as it runs (CI logs show progress).")]
+        public bool LogOutput { get; init; }
+
+        [CommandOption("--progress <SECONDS>")]
+        [Description("While a cell runs longer than this, print a line this often: time, images/s of the library's work, the cell's latest output. 0: never. Default: 30.")]
+        public double Progress { get; init; } = 30;
+
+        [CommandOption("--cwd <DIR>")]
+        [Description("Working directory of the notebook's kernel (relative paths in cells resolve against it). Default: each notebook's folder.")]
+        public string? WorkingDirectory { get; init; }
+
         public override ValidationResult Validate()
         {
             if (Inputs.Length == 0)
                 return ValidationResult.Error("give at least one notebook or folder");
             if (Timeout is <= 0 or double.NaN)
                 return ValidationResult.Error($"--timeout must be a positive number of seconds, not {Timeout}");
+            if (Progress is < 0 or double.NaN)
+                return ValidationResult.Error($"--progress must be 0 (off) or a positive number of seconds, not {Progress}");
+            if (WorkingDirectory is { } cwd && !Directory.Exists(cwd))
+                return ValidationResult.Error($"--cwd {cwd}: no such folder");
+            if (PrepareOnly && HelpNotebook)
+                return ValidationResult.Error("--prepare-only and --help-notebook exclude each other");
             foreach (string p in Parameters)
             {
                 if (!p.Contains('=', StringComparison.Ordinal) || p.StartsWith('='))
@@ -84,32 +118,65 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         var stderr = Console.Error;
         if (Console.IsOutputRedirected)
             console.Profile.Width = 4096; // a log gets one line per cell, not lines wrapped at 80 columns
-        var parameters = settings.Parameters
-            .Select(p => p.Split('=', 2))
-            .Select(kv => new KeyValuePair<string, string>(kv[0], kv[1]))
+        // papermill's order: values from files, then YAML text, then -p; the last value given for a name wins.
+        var parameters = settings.ParameterFiles.SelectMany(YamlParameters.ReadFile)
+            .Concat(settings.ParameterYaml.SelectMany(y => YamlParameters.Parse(y, "-y")))
+            .Concat(settings.Parameters.Select(p => p.Split('=', 2)).Select(kv => new KeyValuePair<string, string>(kv[0], kv[1])))
             .ToList();
         bool isChild = Environment.GetEnvironmentVariable(ChildVariable) == "1";
+        var notebooks = NotebookRunner.ExpandInputs(settings.Inputs).Distinct(StringComparer.Ordinal).ToList();
+        if (settings.HelpNotebook)
+            return WriteNotebookHelp(console, notebooks);
+        // Several notebooks: each takes the parameters it declares; a name no notebook declares is an error (the parent
+        // checks that; its children, one notebook each, take what their notebook declares).
+        bool several = notebooks.Count > 1 || isChild;
+        if (notebooks.Count > 1)
+            CheckEachParameterIsDeclared(notebooks, parameters);
         // Children of one run share its kernel log: the parent starts it empty, each child appends.
         using var kernelLog = settings.KernelLog is { } logPath ? OpenLog(logPath, append: isChild) : null;
+        using var progress = settings.Progress > 0 && !settings.PrepareOnly
+            ? new CellProgress(line => console.WriteLine(line), TimeSpan.FromSeconds(settings.Progress)) : null;
         var runner = new NotebookRunner(new NotebookRunOptions
         {
             Parameters = parameters,
+            SkipUndeclaredParameters = several,
             OutputDirectory = settings.Output,
+            WorkingDirectory = settings.WorkingDirectory,
             HtmlReport = settings.Html,
             CellTimeout = settings.Timeout is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
             KernelLog = kernelLog,
-            CellFinished = (state, cell) => WriteCellLine(console, state, cell),
+            CellStarted = (_, cell) => progress?.Started(cell),
+            CellOutput = (_, output) =>
+            {
+                progress?.Output(output);
+                if (settings.LogOutput)
+                    WriteCellOutput(console, output);
+            },
+            CellFinished = (state, cell) =>
+            {
+                progress?.Finished();
+                WriteCellLine(console, state, cell);
+            },
         });
 
-        var notebooks = NotebookRunner.ExpandInputs(settings.Inputs).Distinct(StringComparer.Ordinal).ToList();
         if (notebooks.GroupBy(runner.OutputPathFor, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } clash)
             throw new InvalidOperationException($"{string.Join(" and ", clash)} would both be written to {clash.Key}; run them with different --output folders");
-        // Every notebook is read and its parameters checked before the first one runs.
+        // Every notebook is read and its parameters checked, and every output folder found writable, before the first one runs.
         var prepared = notebooks.Select(runner.Prepare).ToList();
+        runner.CheckOutputsWritable(notebooks);
+        if (settings.PrepareOnly)
+        {
+            foreach (var state in prepared)
+            {
+                string written = runner.SavePrepared(state);
+                console.MarkupLine($"{Markup.Escape(state.Name)}: parameters injected, not run → {Markup.Escape(Path.GetRelativePath(Directory.GetCurrentDirectory(), written))}");
+            }
+            return 0;
+        }
         if (prepared.Count > 1)
         {
             kernelLog?.Dispose();
-            return await RunEachInItsOwnProcessAsync(console, settings, prepared).ConfigureAwait(false);
+            return await RunEachInItsOwnProcessAsync(console, settings, prepared, parameters).ConfigureAwait(false);
         }
         // Ctrl+C: the running cell fails as interrupted, the executed copy is still written, later notebooks do not run.
         // A second Ctrl+C ends the process at once.
@@ -160,7 +227,8 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     /// (Environment.Exit, a native crash) fails alone and the next notebooks still run. The child writes its own
     /// lines and executed copy; Ctrl+C here is passed on to the running child through its stdin.
     /// </summary>
-    private static async Task<int> RunEachInItsOwnProcessAsync(IAnsiConsole console, Settings settings, IReadOnlyList<NotebookRunState> notebooks)
+    private static async Task<int> RunEachInItsOwnProcessAsync(IAnsiConsole console, Settings settings, IReadOnlyList<NotebookRunState> notebooks,
+        IReadOnlyList<KeyValuePair<string, string>> parameters)
     {
         if (settings.KernelLog is { } logPath)
             OpenLog(logPath, append: false).Dispose();
@@ -186,7 +254,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             {
                 if (interrupt.IsCancellationRequested)
                     break;
-                child = Process.Start(ChildStartInfo(settings, state.Document.Path))!;
+                child = Process.Start(ChildStartInfo(settings, state.Document.Path, parameters))!;
                 if (interrupt.IsCancellationRequested)
                     TellChild(child, "interrupt");
                 await child.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
@@ -219,15 +287,24 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         return failed.Count == 0 ? 0 : NvggApp.Failure;
     }
 
-    /// <summary>The same nvgg, for one notebook, with the options of this run.</summary>
-    private static ProcessStartInfo ChildStartInfo(Settings settings, string notebook)
+    /// <summary>The same nvgg, for one notebook, with the options of this run (the parameters from -f, -y and -p, merged, as -p).</summary>
+    private static ProcessStartInfo ChildStartInfo(Settings settings, string notebook, IReadOnlyList<KeyValuePair<string, string>> parameters)
     {
         var start = NvggProcess.StartInfo("run", notebook);
         start.RedirectStandardInput = true; // the parent's Ctrl+C arrives here (ListenToParent)
-        foreach (string parameter in settings.Parameters)
+        foreach (var (name, value) in parameters)
         {
             start.ArgumentList.Add("-p");
-            start.ArgumentList.Add(parameter);
+            start.ArgumentList.Add(name + "=" + value);
+        }
+        if (settings.LogOutput)
+            start.ArgumentList.Add("--log-output");
+        start.ArgumentList.Add("--progress");
+        start.ArgumentList.Add(settings.Progress.ToString("R", CultureInfo.InvariantCulture));
+        if (settings.WorkingDirectory is { } cwd)
+        {
+            start.ArgumentList.Add("--cwd");
+            start.ArgumentList.Add(Path.GetFullPath(cwd));
         }
         if (settings.Output is { } output)
         {
@@ -290,6 +367,71 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         return new StreamWriter(full, append) { AutoFlush = true };
+    }
+
+    /// <summary>A name that no notebook of a folder run declares is an error (one line); names some notebooks declare are fine.</summary>
+    private static void CheckEachParameterIsDeclared(IReadOnlyList<string> notebooks, IReadOnlyList<KeyValuePair<string, string>> parameters)
+    {
+        if (parameters.Count == 0)
+            return;
+        var declared = notebooks.SelectMany(DeclarationsOf).Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (string name in parameters.Select(p => p.Key).Distinct(StringComparer.Ordinal))
+        {
+            if (!declared.Contains(name))
+            {
+                string known = declared.Count == 0 ? "they declare none" : "they declare " + string.Join(", ", declared.Order(StringComparer.Ordinal));
+                throw new NotebookParameterException($"no notebook of this run declares parameter '{name}' ({known})");
+            }
+        }
+    }
+
+    private static IReadOnlyList<ParameterDeclaration> DeclarationsOf(string notebook) =>
+        NotebookDocument.Load(notebook).Cells.FirstOrDefault(c => c.IsCode && c.HasTag(NotebookParameters.ParametersTag)) is { } cell
+            ? NotebookParameters.ReadDeclarations(cell.Source)
+            : [];
+
+    /// <summary>--help-notebook: each notebook's parameters, as papermill lists them, and how to set them.</summary>
+    private static int WriteNotebookHelp(IAnsiConsole console, IReadOnlyList<string> notebooks)
+    {
+        foreach (string notebook in notebooks)
+        {
+            var document = NotebookDocument.Load(notebook);
+            string name = Path.GetFileName(notebook);
+            int index = document.Cells.ToList().FindIndex(c => c.IsCode && c.HasTag(NotebookParameters.ParametersTag));
+            if (index < 0)
+            {
+                console.MarkupLine($"[bold]{Markup.Escape(name)}[/]: no cell tagged '{NotebookParameters.ParametersTag}': it takes no parameters");
+                continue;
+            }
+            console.MarkupLine($"[bold]{Markup.Escape(name)}[/]: parameters of cell {index + 1} (set with -p NAME VALUE, -y YAML, -f FILE, or the environment variable)");
+            var table = new Table().NoBorder().AddColumn("name").AddColumn("type").AddColumn("default").AddColumn("variable").AddColumn("help");
+            foreach (var d in NotebookParameters.ReadDeclarations(document.Cells[index].Source))
+            {
+                string type = d.Type is { } t ? NotebookParameters.TypeName(t) : d.DeclaredType + " (not settable)";
+                string value = d.Default switch
+                {
+                    string text => SymbolLiteral(text),
+                    bool b => b ? "true" : "false",
+                    IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+                    _ => d.DefaultSource,
+                };
+                table.AddRow(Markup.Escape(d.Name), Markup.Escape(type), Markup.Escape(value), Markup.Escape(d.EnvironmentVariable ?? ""), Markup.Escape(d.Help));
+            }
+            console.Write(table);
+        }
+        return 0;
+    }
+
+    private static string SymbolLiteral(string text) => Microsoft.CodeAnalysis.CSharp.SymbolDisplay.FormatLiteral(text, quote: true);
+
+    /// <summary>--log-output: a running cell's output, indented under the notebook's name (results: their first lines).</summary>
+    private static void WriteCellOutput(IAnsiConsole console, CellOutput output)
+    {
+        var lines = output.Text.TrimEnd('\n').Split('\n');
+        if (output.Stream == "result" && lines.Length > 20)
+            lines = [.. lines.Take(20), $"({lines.Length - 20} more lines in the executed notebook)"];
+        foreach (string line in lines)
+            console.WriteLine("    │ " + line.TrimEnd('\r'));
     }
 
     private static void WriteCellLine(IAnsiConsole console, NotebookRunState state, CellResult cell)

@@ -47,6 +47,7 @@ internal static partial class HtmlReport
         .output img { max-width: 100%; }
         .output table { border-collapse: collapse; } .output th, .output td { border: 1px solid #d0d7de; padding: .15em .5em; }
         .not-run { opacity: .55; }
+        .error-banner { color: #cf222e; font-size: 1.3em; font-weight: 600; margin: 1em 0; }
         """;
 
     public static string Render(NotebookDocument document, NotebookRunResult result)
@@ -71,7 +72,16 @@ internal static partial class HtmlReport
         int codeIndex = 0;
         foreach (var cell in cells)
         {
-            if (cell.CellType == "markdown")
+            if (cell.HasTag(NotebookRunner.ErrorCellTag))
+            {
+                // papermill's banner and anchor hold raw HTML, which markdown here shows as text: drawn from the result instead.
+                bool anchor = cell.Source.Contains("id=\"papermill-error-cell\"", StringComparison.Ordinal);
+                page.Append(anchor
+                    ? "<div class=\"error-banner\" id=\"papermill-error-cell\">Execution using nvgg run encountered an exception here and stopped:</div>\n"
+                    : $"<div class=\"error-banner\">An exception was encountered at <a href=\"#papermill-error-cell\">{Encode(result.FailedCell?.Label ?? "")}" +
+                      $" (In [{result.FailedCell?.ExecutionCount}])</a>: {Encode(result.FailedCell?.Failure?.Summary ?? "")}</div>\n");
+            }
+            else if (cell.CellType == "markdown")
             {
                 page.Append("<section class=\"cell markdown\">\n").Append(RenderMarkdown(cell)).Append("</section>\n");
             }

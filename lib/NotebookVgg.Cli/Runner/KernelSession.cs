@@ -136,6 +136,12 @@ internal sealed class KernelSession : IDisposable
         return new CellRun(outputs, failure, elapsed);
     }
 
+    /// <summary>
+    /// Receives a running cell's output as it arrives, besides the notebook: ("stdout" | "stderr", text) for streams,
+    /// ("result", plain text) for displayed and returned values (--log-output).
+    /// </summary>
+    public Action<string, string>? OutputProduced { get; set; }
+
     public void Dispose()
     {
         _subscription.Dispose();
@@ -178,6 +184,8 @@ internal sealed class KernelSession : IDisposable
         {
             Log($"[{_currentExecutionCount}] {Describe(e)}");
             var outputs = _currentOutputs;
+            if (outputs is not null && OutputProduced is { } onOutput)
+                TellOutput(onOutput, e);
             switch (e)
             {
                 case StandardOutputValueProduced stdout when outputs is not null:
@@ -216,6 +224,33 @@ internal sealed class KernelSession : IDisposable
                     outputs.Add(output);
                     break;
             }
+        }
+    }
+
+    private static void TellOutput(Action<string, string> onOutput, KernelEvent e)
+    {
+        try
+        {
+            switch (e)
+            {
+                case StandardOutputValueProduced stdout:
+                    onOutput("stdout", PlainText(stdout));
+                    break;
+                case StandardErrorValueProduced stderr:
+                    onOutput("stderr", PlainText(stderr));
+                    break;
+                case ErrorProduced error:
+                    onOutput("stderr", error.Message + "\n");
+                    break;
+                case ReturnValueProduced or DisplayedValueProduced:
+                    if (((DisplayEvent)e).FormattedValues.FirstOrDefault(f => f.MimeType == "text/plain") is { } plain)
+                        onOutput("result", plain.Value + "\n");
+                    break;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // The console went away: the notebook still gets the output.
         }
     }
 

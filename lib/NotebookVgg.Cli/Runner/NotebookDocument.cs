@@ -157,6 +157,15 @@ internal sealed class NotebookCell(JsonObject json)
         Json["execution_count"] = null;
     }
 
+    public static NotebookCell NewMarkdown(string source, IEnumerable<string> tags, string? id)
+    {
+        var json = new JsonObject { ["cell_type"] = "markdown" };
+        if (id is not null)
+            json["id"] = id;
+        json["metadata"] = new JsonObject { ["tags"] = new JsonArray(tags.Select(t => (JsonNode)JsonValue.Create(t)).ToArray()) };
+        return new NotebookCell(json) { Source = source };
+    }
+
     public static NotebookCell NewCode(string source, string kernelName, IEnumerable<string> tags, string? id)
     {
         var json = new JsonObject { ["cell_type"] = "code" };

@@ -16,8 +16,22 @@ internal enum ParameterType
     Bool,
 }
 
-/// <summary>A variable declared in the cell tagged <c>parameters</c>; <see cref="Type"/> is null when it is none of the supported types.</summary>
-internal sealed record ParameterDeclaration(string Name, ParameterType? Type, string DeclaredType);
+/// <summary>
+/// A variable declared in the cell tagged <c>parameters</c>; <see cref="Type"/> is null when it is none of the supported types.
+/// <see cref="Default"/> is the initializer's value where it is a literal (or <c>NotebookParameter.Get(NAME, literal)</c>'s
+/// fallback), else null; <see cref="DefaultSource"/> is the initializer as written; <see cref="EnvironmentVariable"/> the
+/// variable that overrides it (<c>NotebookParameter.Get</c>), if any; <see cref="Help"/> the comment at the end of its line.
+/// </summary>
+internal sealed record ParameterDeclaration(string Name, ParameterType? Type, string DeclaredType)
+{
+    public object? Default { get; init; }
+
+    public string DefaultSource { get; init; } = "";
+
+    public string? EnvironmentVariable { get; init; }
+
+    public string Help { get; init; } = "";
+}
 
 /// <summary>A command-line value bound to a declared parameter: the typed value and the C# literal that assigns it.</summary>
 internal sealed record BoundParameter(string Name, ParameterType Type, object Value, string Literal);
@@ -50,23 +64,34 @@ internal static class NotebookParameters
             };
             if (declaration is null)
                 continue;
+            string help = TrailingComment(node);
             foreach (var variable in declaration.Variables)
             {
-                var type = InferType(declaration.Type, variable.Initializer?.Value);
-                declarations.Add(new ParameterDeclaration(variable.Identifier.ValueText, type, declaration.Type.ToString()));
+                var initializer = variable.Initializer?.Value;
+                var (fallback, variableName) = EnvironmentFallback(initializer);
+                var type = InferType(declaration.Type, fallback ?? initializer);
+                declarations.Add(new ParameterDeclaration(variable.Identifier.ValueText, type, declaration.Type.ToString())
+                {
+                    Default = LiteralValue(fallback ?? initializer),
+                    DefaultSource = initializer?.ToString() ?? "",
+                    EnvironmentVariable = variableName,
+                    Help = help,
+                });
             }
         }
         return declarations;
     }
 
     /// <summary>
-    /// Binds <paramref name="values"/> (name, text) to <paramref name="declarations"/>. An unknown name, a parameter
+    /// Binds <paramref name="values"/> (name, text) to <paramref name="declarations"/>. An unknown name (unless
+    /// <paramref name="skipUndeclared"/>: a folder run, where each notebook takes the values it declares), a parameter
     /// of an unsupported type or a value that does not parse is a <see cref="NotebookParameterException"/> naming the notebook.
     /// </summary>
     public static IReadOnlyList<BoundParameter> Bind(
         IReadOnlyList<ParameterDeclaration> declarations,
         IReadOnlyList<KeyValuePair<string, string>> values,
-        string notebookName)
+        string notebookName,
+        bool skipUndeclared = false)
     {
         var byName = declarations.GroupBy(d => d.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
         var bound = new List<BoundParameter>();
@@ -74,6 +99,8 @@ internal static class NotebookParameters
         {
             if (!byName.TryGetValue(name, out var declaration))
             {
+                if (skipUndeclared)
+                    continue;
                 string known = byName.Count == 0 ? "it declares none" : "it declares " + string.Join(", ", byName.Keys);
                 throw new NotebookParameterException($"{notebookName}: unknown parameter '{name}' ({known})");
             }
@@ -94,6 +121,33 @@ internal static class NotebookParameters
             source.Append(p.Name).Append(" = ").Append(p.Literal).Append(";\n");
         return source.ToString().TrimEnd('\n');
     }
+
+    /// <summary>
+    /// <paramref name="text"/> as a value of <paramref name="type"/> (as -p would bind it), or null when it does not parse:
+    /// how an environment override of a declared parameter is recorded in the executed notebook's metadata.
+    /// </summary>
+    public static object? TryParse(ParameterType type, string text)
+    {
+        try
+        {
+            return Parse("", type, text.Trim(), "").Value;
+        }
+        catch (NotebookParameterException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The name of a type as --help-notebook shows it.</summary>
+    public static string TypeName(ParameterType type) => type switch
+    {
+        ParameterType.String => "string",
+        ParameterType.Int => "int",
+        ParameterType.Long => "long",
+        ParameterType.Double => "double",
+        ParameterType.Bool => "bool",
+        _ => type.ToString(),
+    };
 
     private static BoundParameter Parse(string name, ParameterType type, string text, string notebookName)
     {
@@ -127,6 +181,39 @@ internal static class NotebookParameters
             default:
                 throw new ArgumentOutOfRangeException(nameof(type), type, null);
         }
+    }
+
+    // NotebookParameter.Get("name", fallback): the fallback literal is the default, NOTEBOOKVGG_NAME overrides it.
+    private static (ExpressionSyntax? Fallback, string? Variable) EnvironmentFallback(ExpressionSyntax? initializer)
+    {
+        if (initializer is not InvocationExpressionSyntax { ArgumentList.Arguments: { Count: 2 } args } call
+            || call.Expression is not MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Get" } access
+            || access.Expression.ToString().Split('.')[^1] != "NotebookParameter"
+            || args[0].Expression is not LiteralExpressionSyntax { Token.Value: string name })
+            return (null, null);
+        return (args[1].Expression, "NOTEBOOKVGG_" + name.ToUpperInvariant());
+    }
+
+    private static object? LiteralValue(ExpressionSyntax? expression) => expression switch
+    {
+        LiteralExpressionSyntax literal => literal.Token.Value,
+        PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.UnaryMinusExpression, Operand: LiteralExpressionSyntax literal } => literal.Token.Value switch
+        {
+            int i => -i,
+            long l => -l,
+            double d => -d,
+            float f => -f,
+            decimal m => -m,
+            _ => null,
+        },
+        _ => null,
+    };
+
+    // The comment on the declaration's own line: "int steps = 100; // gradient steps per run".
+    private static string TrailingComment(SyntaxNode node)
+    {
+        var comment = node.GetTrailingTrivia().FirstOrDefault(t => t.IsKind(SyntaxKind.SingleLineCommentTrivia));
+        return comment == default ? "" : comment.ToString().TrimStart('/').Trim();
     }
 
     private static ParameterType? InferType(TypeSyntax declared, ExpressionSyntax? initializer)

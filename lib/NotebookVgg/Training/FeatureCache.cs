@@ -107,6 +107,7 @@ internal static class FeatureCache
                     $"first in layer {model.FirstNonFiniteLayer(x) ?? "(none in fp32: the bf16 run overflowed; use precision fp32)"} — the weights overflow there");
             parts.Add(y.to_type(ScalarType.Float32).to(CPU).contiguous().MoveToOuterDisposeScope());
             done += batch.Count;
+            LibraryMetrics.FeatureImages.Add(batch.Count);
             progress?.Report(new ExtractionProgress(split.Name, done, split.Count, done / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
         }
         if (parts.Count == 0)

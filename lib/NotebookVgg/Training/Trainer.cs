@@ -172,6 +172,7 @@ public sealed class Trainer
             correct += logits.argmax(1).eq(y).sum().item<long>();
             seen += n;
             batch++;
+            NotebookVgg.Runtime.LibraryMetrics.TrainingImages.Add(n);
             Progress?.Report(new TrainingProgress(epoch, _options.Epochs, batch, train.BatchesPerEpoch, lossSum / seen, (double)correct / seen,
                 seen / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds), clock.Elapsed, null, null));
         }

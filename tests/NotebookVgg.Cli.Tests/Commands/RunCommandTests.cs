@@ -224,6 +224,168 @@ public class RunCommandTests
     }
 
     [Fact]
+    public void Run_ParametersFromAYamlFileAndYamlText_pWinsOverYWinsOverF()
+    {
+        using var temp = new TempDirectory();
+        CopyTo(temp, "parameters.ipynb");
+        File.WriteAllText(temp.Combine("params.yaml"), "epochs: 4\nprofile: from the file\nlr: 0.25\n");
+
+        var run = Nvgg.Run(temp.Path, "run", "parameters.ipynb", "-f", "params.yaml", "-y", "{profile: from yaml, verbose: true}", "-p", "epochs", "9");
+
+        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        var executed = ReadJson(temp.Combine("parameters.executed.ipynb"));
+        Assert.Equal("epochs=9 profile=from yaml lr=0.25 verbose=True seed=42\n", StreamText(CodeCell(executed, 2), "stdout"));
+    }
+
+    [Fact]
+    public void Run_BadYaml_FailsBeforeRunningWithOneLine()
+    {
+        using var temp = new TempDirectory();
+        CopyTo(temp, "parameters.ipynb");
+
+        var run = Nvgg.Run(temp.Path, "run", "parameters.ipynb", "-y", "epochs: [1, 2]");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal("nvgg: error: -y: parameter 'epochs' (line 1) must be a single value, not a list or mapping", run.Stderr.Trim());
+        Assert.Equal(["parameters.ipynb"], temp.Files());
+    }
+
+    [Fact]
+    public void Run_PrepareOnly_WritesTheNotebookWithItsParameters_AndRunsNothing()
+    {
+        using var temp = new TempDirectory();
+        CopyTo(temp, "parameters.ipynb");
+
+        var run = Nvgg.Run(temp.Path, "run", "parameters.ipynb", "--prepare-only", "-p", "epochs", "6");
+
+        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        Assert.Contains("parameters.ipynb: parameters injected, not run → parameters.executed.ipynb", run.Stdout, StringComparison.Ordinal);
+        var executed = ReadJson(temp.Combine("parameters.executed.ipynb"));
+        Assert.Contains("epochs = 6;", Text(Cells(executed).OfType<JsonObject>().Single(c => Tags(c).Contains("injected-parameters"))["source"]), StringComparison.Ordinal);
+        Assert.All(Cells(executed).OfType<JsonObject>().Where(c => (string?)c["cell_type"] == "code"), c => Assert.Null(c["execution_count"]));
+        Assert.Equal(6, (int?)executed["metadata"]!["papermill"]!["parameters"]!["epochs"]);
+    }
+
+    [Fact]
+    public void Run_HelpNotebook_ListsEachParameterWithTypeAndDefault_AndRunsNothing()
+    {
+        using var temp = new TempDirectory();
+        CopyTo(temp, "parameters.ipynb");
+        CopyTo(temp, "throws.ipynb");
+
+        var run = Nvgg.Run(temp.Path, "run", ".", "--help-notebook");
+
+        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        Assert.Contains("parameters.ipynb: parameters of cell 2", run.Stdout, StringComparison.Ordinal);
+        Assert.Matches(@"epochs +int +3", run.Stdout);
+        Assert.Matches(@"profile +string +""smoke""", run.Stdout);
+        Assert.Matches(@"lr +double +0\.001", run.Stdout);
+        Assert.Matches(@"seed +long +42", run.Stdout);
+        Assert.Contains("throws.ipynb: no cell tagged 'parameters': it takes no parameters", run.Stdout, StringComparison.Ordinal);
+        Assert.Equal(["parameters.ipynb", "throws.ipynb"], temp.Files());
+    }
+
+    [Fact]
+    public void Run_LogOutput_StreamsWhatCellsPrint_AndALongCellGetsProgressLines()
+    {
+        using var temp = new TempDirectory();
+        File.WriteAllText(temp.Combine("slow.ipynb"), NotebookVgg.Cli.Tests.Runner.NotebookRunnerTests.MinimalNotebook(
+            "Console.WriteLine(\"first line\");",
+            "Console.WriteLine(\"working on it\"); System.Threading.Thread.Sleep(4000);",
+            "\"a result\""));
+
+        var run = Nvgg.Run(temp.Path, "run", "slow.ipynb", "--log-output", "--progress", "1");
+
+        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        Assert.Contains("    │ first line", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("    │ a result", run.Stdout, StringComparison.Ordinal);
+        // While cell 2 sleeps: a line a second, with how long it has run and what it last printed.
+        Assert.Matches(@"… cell 2 \[2\] running for \ds · working on it", run.Stdout);
+        Assert.True(run.Stdout.IndexOf("    │ working on it", StringComparison.Ordinal) < run.Stdout.IndexOf("cell 2 [2] running for", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Run_FolderWithParameters_EachNotebookTakesWhatItDeclares_AndANameNoneDeclaresIsAnError()
+    {
+        using var temp = new TempDirectory();
+        File.Copy(Path.Combine(SourceFolder, "parameters.ipynb"), temp.Combine("a-parameters.ipynb"));
+        CopyTo(temp, "live-display.ipynb"); // declares no parameters
+
+        var run = Nvgg.Run(temp.Path, "run", ".", "-p", "epochs", "5");
+
+        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        Assert.StartsWith("epochs=5 ", StreamText(CodeCell(ReadJson(temp.Combine("a-parameters.executed.ipynb")), 2), "stdout"), StringComparison.Ordinal);
+        Assert.Contains("2 notebooks passed", run.Stdout, StringComparison.Ordinal);
+
+        var wrong = Nvgg.Run(temp.Path, "run", ".", "-p", "epochs", "5", "-p", "epoch", "6");
+
+        Assert.Equal(1, wrong.ExitCode);
+        Assert.Equal("nvgg: error: no notebook of this run declares parameter 'epoch' (they declare epochs, lr, profile, seed, verbose)", wrong.Stderr.Trim());
+    }
+
+    [Fact]
+    public void Run_UnwritableOutputFolder_FailsInOneLineBeforeAnyCellRuns()
+    {
+        using var temp = new TempDirectory();
+        CopyTo(temp, "parameters.ipynb");
+        File.WriteAllText(temp.Combine("not-a-folder"), "");
+
+        var run = Nvgg.Run(temp.Path, "run", "parameters.ipynb", "--output", "not-a-folder/out");
+
+        Assert.Equal(1, run.ExitCode);
+        string line = Assert.Single(run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"nvgg: error: cannot write executed notebooks to {temp.Combine("not-a-folder", "out")}", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("parameters.ipynb", run.Stdout, StringComparison.Ordinal); // no notebook started
+        Assert.Equal(["not-a-folder", "parameters.ipynb"], temp.Files());
+    }
+
+    [Fact]
+    public void Run_KilledWithSigkillMidNotebook_LeavesAnExecutedCopyWithEveryFinishedCell()
+    {
+        using var temp = new TempDirectory();
+        // A folder run: a notebook that completes, then one killed in its third cell (the parent and its child nvgg both die).
+        File.WriteAllText(temp.Combine("1-quick.ipynb"), NotebookVgg.Cli.Tests.Runner.NotebookRunnerTests.MinimalNotebook("Console.WriteLine(\"quick\");"));
+        File.WriteAllText(temp.Combine("2-killed.ipynb"), NotebookVgg.Cli.Tests.Runner.NotebookRunnerTests.MinimalNotebook(
+            "Console.WriteLine(\"one\");",
+            "var two = 1 + 1;\ntwo",
+            "System.IO.File.WriteAllText(\"../cell-3-started\", \"\"); System.Threading.Thread.Sleep(300_000);",
+            "Console.WriteLine(\"never\");"));
+        Directory.CreateDirectory(temp.Combine("nb"));
+        foreach (string name in new[] { "1-quick.ipynb", "2-killed.ipynb" })
+            File.Move(temp.Combine(name), temp.Combine("nb", name));
+
+        // bash's job control puts the run in a process group of its own: kill -9 of that group is what a CI timeout or the
+        // OOM killer's cgroup kill does.
+        var start = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = temp.Path };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add($"set -m; dotnet '{Nvgg.DllPath}' run nb >run.log 2>&1 & echo $!; wait");
+        using var bash = System.Diagnostics.Process.Start(start)!;
+        string group = bash.StandardOutput.ReadLine()!.Trim();
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!File.Exists(temp.Combine("cell-3-started")))
+        {
+            if (waited.Elapsed > TimeSpan.FromMinutes(4))
+                Assert.Fail("cell 3 never started: " + File.ReadAllText(temp.Combine("run.log")));
+            Thread.Sleep(100);
+        }
+        Thread.Sleep(300); // within the sleeping cell: nothing is being written now
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-9", "--", "-" + group]))
+            kill.WaitForExit();
+        Assert.True(bash.WaitForExit(30_000), "the killed run's shell did not end");
+
+        var quick = ReadJson(temp.Combine("nb", "1-quick.executed.ipynb"));
+        Assert.Equal("quick\n", StreamText(CodeCell(quick, 0), "stdout"));
+        var killed = ReadJson(temp.Combine("nb", "2-killed.executed.ipynb")); // whole, valid JSON
+        Assert.Equal("one\n", StreamText(CodeCell(killed, 0), "stdout"));
+        Assert.Contains("<pre>2</pre>", Text(CodeCell(killed, 1)["outputs"]![0]!["data"]!["text/html"]), StringComparison.Ordinal);
+        Assert.Equal(["completed", "completed", "running", "pending"],
+            Cells(killed).OfType<JsonObject>().Select(c => (string?)c["metadata"]!["papermill"]!["status"]));
+        Assert.Empty((JsonArray)CodeCell(killed, 2)["outputs"]!);
+        Assert.Null(killed["metadata"]!["papermill"]!["end_time"]);
+        Assert.DoesNotContain(temp.Files(), f => f.EndsWith(".partial", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Run_MissingNotebook_FailsWithOneLine()
     {
         using var temp = new TempDirectory();

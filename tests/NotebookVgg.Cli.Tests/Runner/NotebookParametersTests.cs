@@ -37,6 +37,33 @@ public class NotebookParametersTests
     }
 
     [Fact]
+    public void ReadDeclarations_ReadsDefaultsEnvironmentVariablesAndComments()
+    {
+        var declarations = NotebookParameters.ReadDeclarations("""
+            string profile = NotebookParameter.Get("profile", "auto"); // auto | smoke | cpu
+            int featuresSize = NotebookParameter.Get("features_size", 32);
+            double lr = NotebookVgg.Notebooks.NotebookParameter.Get("lr", -0.5);
+            var epochs = 3;   // passes over the data
+            var started = DateTime.Now;
+            """).ToDictionary(d => d.Name);
+
+        Assert.Equal(("auto", "NOTEBOOKVGG_PROFILE", "auto | smoke | cpu", ParameterType.String),
+            (declarations["profile"].Default, declarations["profile"].EnvironmentVariable, declarations["profile"].Help, declarations["profile"].Type));
+        Assert.Equal((32, "NOTEBOOKVGG_FEATURES_SIZE"), (declarations["featuresSize"].Default, declarations["featuresSize"].EnvironmentVariable));
+        Assert.Equal(-0.5, declarations["lr"].Default);
+        Assert.Equal((3, null, "passes over the data"), (declarations["epochs"].Default, declarations["epochs"].EnvironmentVariable, declarations["epochs"].Help));
+        Assert.Equal((null, "DateTime.Now"), (declarations["started"].Default, declarations["started"].DefaultSource));
+    }
+
+    [Fact]
+    public void Bind_SkippingUndeclared_TakesOnlyWhatTheNotebookDeclares()
+    {
+        var bound = NotebookParameters.Bind(NotebookParameters.ReadDeclarations(Defaults), [P("epochs", "4"), P("elsewhere", "x")], "nb.ipynb", skipUndeclared: true);
+
+        Assert.Equal(["epochs"], bound.Select(b => b.Name));
+    }
+
+    [Fact]
     public void Bind_ProducesTypedLiteralsThatCompile()
     {
         var bound = NotebookParameters.Bind(NotebookParameters.ReadDeclarations(Defaults),

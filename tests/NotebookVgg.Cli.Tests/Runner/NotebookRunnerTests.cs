@@ -143,6 +143,120 @@ public class NotebookRunnerTests
         Assert.Empty((JsonArray)notRun["outputs"]!);
         Assert.Equal("pending", (string?)notRun["metadata"]!["papermill"]!["status"]);
         Assert.True((bool?)executed["metadata"]!["papermill"]!["exception"]);
+
+        // papermill's error banner: first cell of the copy, linked to an anchor cell right before the failed cell.
+        var cells = Cells(executed).OfType<JsonObject>().ToList();
+        Assert.Equal(["papermill-error-cell-tag"], Tags(cells[0]));
+        Assert.Contains("An Exception was encountered at '<a href=\"#papermill-error-cell\">In [2]</a>'", Text(cells[0]["source"]), StringComparison.Ordinal);
+        Assert.Contains("cell 3: <code>InvalidOperationException: boom from the second code cell</code>", Text(cells[0]["source"]), StringComparison.Ordinal);
+        int failedAt = cells.IndexOf(CodeCell(executed, 1));
+        Assert.Equal(["papermill-error-cell-tag"], Tags(cells[failedAt - 1]));
+        Assert.Contains("id=\"papermill-error-cell\"", Text(cells[failedAt - 1]["source"]), StringComparison.Ordinal);
+        Assert.Equal(2, cells.Count(c => Tags(c).Contains("papermill-error-cell-tag")));
+
+        // Running the executed copy again replaces the banners instead of adding more.
+        var again = await RunAsync(result.OutputPath);
+        Assert.Equal(2, Cells(ReadJson(again.OutputPath)).OfType<JsonObject>().Count(c => Tags(c).Contains("papermill-error-cell-tag")));
+    }
+
+    [Fact]
+    public async Task Run_SavesTheExecutedCopyAsEachCellStarts_HoldingEveryFinishedCell()
+    {
+        using var temp = new TempDirectory();
+        string notebook = CopyTo(temp, "parameters.ipynb");
+        string copy = temp.Combine("parameters.executed.ipynb");
+        var onDisk = new List<string>();
+        var runner = new NotebookRunner(new NotebookRunOptions
+        {
+            Parameters = [P("epochs", "4")],
+            // What is on disk when a cell starts: every earlier cell completed, this one running, the later ones pending.
+            CellStarted = (_, _) =>
+            {
+                var code = Cells(ReadJson(copy)).OfType<JsonObject>().Where(c => (string?)c["cell_type"] == "code").ToList();
+                onDisk.Add(string.Join(",", code.Select(c => (string?)c["metadata"]!["papermill"]!["status"])));
+                Assert.Null((string?)ReadJson(copy)["metadata"]!["papermill"]!["end_time"]);
+            },
+        });
+
+        var result = await runner.RunAsync(runner.Prepare(notebook));
+
+        Assert.True(result.Succeeded, result.FailedCell?.Failure?.Summary);
+        Assert.Equal([
+            "running,pending,pending,pending,pending,pending",
+            "completed,running,pending,pending,pending,pending",
+            "completed,completed,running,pending,pending,pending",
+            "completed,completed,completed,running,pending,pending",
+            "completed,completed,completed,completed,running,pending",
+            "completed,completed,completed,completed,completed,running",
+        ], onDisk);
+        Assert.StartsWith("epochs=4 ", StreamText(CodeCell(ReadJson(copy), 2), "stdout"), StringComparison.Ordinal);
+        Assert.Equal(["parameters.executed.ipynb", "parameters.ipynb"], temp.Files()); // no temporary file left
+    }
+
+    [Fact]
+    public void SavePrepared_RecordsDefaultsEnvironmentOverridesAndTheRunner_WithoutRunning()
+    {
+        using var temp = new TempDirectory();
+        string notebook = temp.Combine("env.ipynb");
+        File.WriteAllText(notebook, """
+            { "nbformat": 4, "nbformat_minor": 5,
+              "metadata": { "kernelspec": { "name": ".net-csharp", "display_name": ".NET (C#)", "language": "C#" } },
+              "cells": [
+                { "cell_type": "code", "id": "p", "metadata": { "tags": ["parameters"] }, "execution_count": null, "outputs": [],
+                  "source": ["int steps = NotebookParameter.Get(\"steps\", 100); // gradient steps per run\n",
+                             "string profile = NotebookParameter.Get(\"profile\", \"auto\");\n", "var lr = 0.1;"] },
+                { "cell_type": "code", "id": "c", "metadata": {}, "execution_count": null, "outputs": [], "source": "Console.WriteLine(steps);" }
+              ] }
+            """);
+        string? saved = Environment.GetEnvironmentVariable("NOTEBOOKVGG_STEPS");
+        Environment.SetEnvironmentVariable("NOTEBOOKVGG_STEPS", "7");
+        try
+        {
+            var runner = new NotebookRunner(new NotebookRunOptions { Parameters = [P("profile", "smoke")] });
+            string written = runner.SavePrepared(runner.Prepare(notebook));
+
+            var papermill = ReadJson(written)["metadata"]!["papermill"]!;
+            Assert.Equal("""{"steps":100,"profile":"auto","lr":0.1}""", papermill["default_parameters"]!.ToJsonString());
+            Assert.Equal("""{"steps":7,"profile":"smoke"}""", papermill["parameters"]!.ToJsonString());
+            Assert.Equal("7", (string?)papermill["environment_variables"]!["NOTEBOOKVGG_STEPS"]);
+            Assert.Equal("nvgg run", (string?)papermill["runner"]!["name"]);
+            Assert.False(string.IsNullOrEmpty((string?)papermill["runner"]!["version"]));
+            Assert.Null(papermill["exception"]);
+            var cells = Cells(ReadJson(written)).OfType<JsonObject>().ToList();
+            Assert.Equal("// Parameters injected by nvgg run\nprofile = \"smoke\";", Text(cells[1]["source"]));
+            Assert.All(cells, c => Assert.Empty((JsonArray)c["outputs"]!));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("NOTEBOOKVGG_STEPS", saved);
+        }
+    }
+
+    [Fact]
+    public async Task Run_WithWorkingDirectory_RunsTheKernelThere()
+    {
+        using var temp = new TempDirectory();
+        string notebook = CopyTo(temp, "parameters.ipynb");
+        Directory.CreateDirectory(temp.Combine("elsewhere"));
+
+        var result = await RunAsync(notebook, new NotebookRunOptions { WorkingDirectory = temp.Combine("elsewhere") });
+
+        Assert.Equal("folder=elsewhere\n", StreamText(CodeCell(ReadJson(result.OutputPath), 2), "stdout"));
+    }
+
+    [Fact]
+    public void CheckOutputsWritable_AFolderThatCannotBeMade_FailsInOneLineBeforeAnythingRuns()
+    {
+        using var temp = new TempDirectory();
+        string notebook = CopyTo(temp, "parameters.ipynb");
+        File.WriteAllText(temp.Combine("a-file"), "");
+        var runner = new NotebookRunner(new NotebookRunOptions { OutputDirectory = temp.Combine("a-file", "out") });
+
+        var ex = Assert.Throws<IOException>(() => runner.CheckOutputsWritable([notebook]));
+
+        Assert.StartsWith($"cannot write executed notebooks to {temp.Combine("a-file", "out")}: ", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("\n", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(["a-file", "parameters.ipynb"], temp.Files());
     }
 
     [Fact]
@@ -206,7 +320,7 @@ public class NotebookRunnerTests
 
         var ex = Assert.Throws<NotebookParameterException>(() => runner.Prepare(notebook));
 
-        Assert.Equal("throws.ipynb: -p given, but the notebook has no code cell tagged 'parameters'", ex.Message);
+        Assert.Equal("throws.ipynb: parameters given, but the notebook has no code cell tagged 'parameters'", ex.Message);
     }
 
     [Theory]
