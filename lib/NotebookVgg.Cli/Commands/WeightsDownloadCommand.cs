@@ -22,6 +22,14 @@ internal sealed class WeightsDownloadCommand : AsyncCommand<WeightsDownloadComma
         [CommandOption("--mirror <URL>")]
         [Description("Mirror base URL or folder holding the file under its published name (default: $NOTEBOOKVGG_WEIGHTS_MIRROR, else the published URL).")]
         public string? Mirror { get; init; }
+
+        [CommandOption("--sha256 <HEX>")]
+        [Description("With --mirror: the SHA-256 of the mirror's file when it serves other bytes than the published file (a test mirror); checked instead of the published one.")]
+        public string? Sha256 { get; init; }
+
+        public override ValidationResult Validate() =>
+            Sha256 is not null && Mirror is null ? ValidationResult.Error("--sha256 replaces the published checksum only for a --mirror's file")
+            : ValidationResult.Success();
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -46,10 +54,13 @@ internal sealed class WeightsDownloadCommand : AsyncCommand<WeightsDownloadComma
                         task.MaxValue = total;
                     task.Value = p.BytesReceived;
                 });
-                path = await WeightsStore.EnsureAsync(weights, settings.Directory, mirror, progress, cancellationToken);
+                path = await WeightsStore.EnsureAsync(weights, settings.Directory, mirror, progress, cancellationToken,
+                    settings.Sha256 is { } hex ? Checksum.Sha256(hex) : null);
                 task.Value = task.MaxValue;
             });
-        AnsiConsole.MarkupLine($"[green]verified[/] SHA-256 {(weights.Sha256IsPrefix ? "prefix " : "")}{weights.Sha256}: {Markup.Escape(path)}");
+        AnsiConsole.MarkupLine(settings.Sha256 is { } given
+            ? $"[green]verified[/] against the SHA-256 given for the mirror's file, {Markup.Escape(given)} (not the published {weights.Sha256}): {Markup.Escape(path)}"
+            : $"[green]verified[/] SHA-256 {(weights.Sha256IsPrefix ? "prefix " : "")}{weights.Sha256}: {Markup.Escape(path)}");
         return 0;
     }
 }
