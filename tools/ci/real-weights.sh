@@ -3,6 +3,7 @@
 # 127.0.0.1 mirror (RealWeightsScriptTests serves generated files with their own checksums):
 #   tools/ci/real-weights.sh --out DIR [--data DIR] [--weights-dir DIR] [--limit-train N] [--limit-test N]
 #                            [--data-mirror URL --data-sha256 HEX] [--weights-mirror URL --weights-sha256 HEX]
+#                            [--notebook-parameter NAME=VALUE]...   (more -p for notebook 04, e.g. a test's finetuneEpochs=0)
 # 1. CIFAR-10 (official MD5) and torchvision's VGG19 ImageNet weights (published SHA-256) with nvgg's own commands;
 #    a mirror's files are checked against the checksums given instead.
 # 2. The cpu profile's nvgg train at a reduced scale (--limit-train/--limit-test, default 5,000 / 2,000 images), then
@@ -13,6 +14,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out="" data="" weights_dir="" limit_train=5000 limit_test=2000
 data_mirror="" data_sha="" weights_mirror="" weights_sha=""
+notebook_parameters=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
@@ -24,7 +26,8 @@ while [ $# -gt 0 ]; do
     --data-sha256) data_sha="$2"; shift 2 ;;
     --weights-mirror) weights_mirror="$2"; shift 2 ;;
     --weights-sha256) weights_sha="$2"; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --notebook-parameter) notebook_parameters+=(-p "${2%%=*}" "${2#*=}"); shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "real-weights: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -34,8 +37,8 @@ out="$(cd "$out" && pwd)"
 data="${data:-$out/data}"
 weights_dir="${weights_dir:-$out/weights}"
 nvgg="$root/nvgg"
-step() { echo "::group::$*" >&2 || true; }
-endstep() { echo "::endgroup::" >&2 || true; }
+step() { echo "::group::$*"; }
+endstep() { echo "::endgroup::"; }
 
 step "CIFAR-10"
 "$nvgg" data download --data "$data" ${data_mirror:+--mirror "$data_mirror"} ${data_sha:+--sha256 "$data_sha"}
@@ -55,7 +58,7 @@ endstep
 
 step "notebook 04 under cpu at scale tiny, with the weights"
 "$nvgg" run "$root/notebooks/04-training.ipynb" -p profile cpu -p scale tiny -p data "$data" -p weights "$weights" \
-  --html --output "$out/notebooks" 2>&1 | grep -v NNPACK
+  ${notebook_parameters[@]+"${notebook_parameters[@]}"} --html --output "$out/notebooks" 2>&1 | grep -v NNPACK
 endstep
 
 /usr/bin/env python3 - "$out" "$limit_train" "$limit_test" <<'PY'

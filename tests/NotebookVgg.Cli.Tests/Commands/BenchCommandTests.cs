@@ -5,6 +5,7 @@ using NotebookVgg.Tests.TestSupport;
 namespace NotebookVgg.Cli.Tests.Commands;
 
 /// <summary>nvgg bench as a person runs it, on the cheap cases in quick mode (seconds, not minutes).</summary>
+[Trait("Category", "Slow")]
 public class BenchCommandTests
 {
     [Fact]

@@ -9,6 +9,8 @@ namespace NotebookVgg.Cli.Tests.Commands;
 /// followed by <c>nvgg eval</c> reaches the test accuracy of the same protocol run in PyTorch, within 2 points
 /// (tools/compare_pytorch.py; Debian's python3-torch, which test.sh installs).
 /// </summary>
+[Trait("Category", "PyTorch")]
+[Trait("Category", "Slow")]
 public sealed class PyTorchComparisonTests : IDisposable
 {
     private const string Python = "/usr/bin/python3";

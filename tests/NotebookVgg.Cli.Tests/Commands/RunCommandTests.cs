@@ -7,6 +7,7 @@ using static NotebookVgg.Cli.Tests.TestSupport.TestNotebooks;
 namespace NotebookVgg.Cli.Tests.Commands;
 
 /// <summary>nvgg run as a person runs it: the built CLI in its own process.</summary>
+[Trait("Category", "Notebooks")]
 public class RunCommandTests
 {
     [Fact]

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 namespace NotebookVgg.Cli.Tests.Commands;
 
 /// <summary>nvgg train → eval → predict as a user runs them, on the real CIFAR-10 sample (random weights: the smoke profile).</summary>
+[Trait("Category", "Slow")]
 public sealed class TrainEvalPredictCommandTests : IDisposable
 {
     private readonly TempDirectory _dir = new();

@@ -10,6 +10,8 @@ namespace NotebookVgg.Cli.Tests.Notebooks;
 /// as a user runs it (<c>nvgg run notebooks -p profile P -p scale tiny</c>), in a fresh data folder — so the run finds
 /// no downloaded weights (random weights, labelled) and uses the CIFAR-10 sample.
 /// </summary>
+[Trait("Category", "Notebooks")]
+[Trait("Category", "Slow")]
 public class NotebookProfilesTests
 {
     public static TheoryData<string> Profiles() => ["smoke", "cpu", "gpu-tutorial", "gpu"];

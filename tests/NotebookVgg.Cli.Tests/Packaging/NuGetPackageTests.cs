@@ -12,6 +12,7 @@ namespace NotebookVgg.Cli.Tests.Packaging;
 /// loads both from a local feed and runs.
 /// </summary>
 [Trait("Category", "Slow")]
+[Trait("Category", "Notebooks")]
 public sealed class NuGetPackageTests
 {
     [Fact]

@@ -30,6 +30,7 @@ public sealed class ChartReportFixture : IAsyncLifetime, IDisposable
     public void Dispose() => _temp.Dispose();
 }
 
+[Trait("Category", "Notebooks")]
 public class HtmlReportTests(ChartReportFixture chart) : IClassFixture<ChartReportFixture>
 {
     // Plotly's first trace colour (#636efa) and plot background (rgb(229, 236, 246)) in Plotly.NET's default template.

@@ -8,6 +8,7 @@ using static NotebookVgg.Cli.Tests.TestSupport.TestNotebooks;
 
 namespace NotebookVgg.Cli.Tests.Runner;
 
+[Trait("Category", "Notebooks")]
 public class NotebookRunnerTests
 {
     private static KeyValuePair<string, string> P(string name, string value) => new(name, value);

@@ -66,6 +66,7 @@ public class NoSideEffectsTests
         Assert.DoesNotContain("nvgg doctor --fix:", again.Stderr, StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Notebooks")]
     [Fact]
     public void RunningASmokeNotebook_ChangesNothingInTheNuGetCacheOrTheFix()
     {

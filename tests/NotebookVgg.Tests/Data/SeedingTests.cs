@@ -23,6 +23,7 @@ public sealed class SeedingTests : IDisposable
         _dir.Dispose();
     }
 
+    [Trait("Category", "PyTorch")]
     [Fact]
     public void AnEpochsOrder_IsTheOnePyTorchDrawsFromTheSameGeneratorSeed()
     {

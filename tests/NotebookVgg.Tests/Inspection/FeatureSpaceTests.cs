@@ -51,6 +51,7 @@ public sealed class FeatureSpaceTests : IDisposable
             Assert.True(pca.Components[c].max().item<float>() >= -pca.Components[c].min().item<float>(), "the largest entry is positive");
     }
 
+    [Trait("Category", "PyTorch")]
     [Theory]
     [InlineData(80, 12)]    // exact: svd of the centred data
     [InlineData(700, 300)]  // above ExactPcaLimit: subspace iteration

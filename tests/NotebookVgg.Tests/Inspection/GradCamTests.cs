@@ -26,6 +26,7 @@ public sealed class GradCamTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    [Trait("Category", "PyTorch")]
     [Theory]
     [InlineData(64)]  // a 4×4 map before upsampling
     [InlineData(224)] // 14×14, as notebook 5 sees it at full scale
