@@ -251,6 +251,7 @@ public sealed class TrainerTests : IDisposable
         Assert.Contains(path, ex.Message, StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void ResidentMemory_StaysFlat_OverThousandsOfIterations()
     {

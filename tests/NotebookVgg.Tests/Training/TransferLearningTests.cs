@@ -29,6 +29,7 @@ public sealed class TransferLearningTests : IDisposable
         CheckpointPath = _dir.Combine("run.ckpt"),
     };
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void FeaturesMode_TrainsAHead_CachesFeatures_AndTheCheckpointReproducesTheTestAccuracy()
     {
@@ -79,6 +80,7 @@ public sealed class TransferLearningTests : IDisposable
         }
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void FineTune_TrainsTheWholeNetwork_AndRoundTripsThroughItsCheckpoint()
     {

@@ -25,6 +25,7 @@ public sealed class TrainedModelGradCamTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(TrainingMode.Features, FeatureCut.Fc7)]
     [InlineData(TrainingMode.Features, FeatureCut.Pool5)]
