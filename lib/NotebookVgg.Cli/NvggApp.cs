@@ -78,6 +78,9 @@ public static partial class NvggApp
                 .WithDescription("Throughput on this machine (images/s, GFLOP/s, peak memory): matmul ceiling, VGG19 forward/train/features in fp32, channels-last and bf16, data pipeline, head training; --pytorch compares with PyTorch in the same run.")
                 .WithExample("bench", "--pytorch", "--repeats", "3")
                 .WithExample("bench", "--quick", "--json", "--cases", "matmul,features");
+            config.AddCommand<ExportCommand>("export")
+                .WithDescription("Write notebooks as .NET 10 file-based apps (dotnet run NAME.cs): no notebook kernel needed; display(...) and charts go to an HTML report.")
+                .WithExample("export", "notebooks", "--to", "cs");
             config.AddCommand<RunCommand>("run")
                 .WithDescription("Run C# notebooks headless (papermill-style): parameters, executed copies, offline HTML reports.")
                 .WithExample("run", "notebooks/04-training.ipynb", "-p", "epochs", "5", "--html")
@@ -133,7 +136,7 @@ public static partial class NvggApp
     private sealed class NativeRuntimeCheck : ICommandInterceptor
     {
         // These need no tensors (run: each notebook's setup cell checks for itself), and doctor is the way out.
-        private static readonly HashSet<string> WithoutTensors = ["doctor", "download", "extract", "synth", "list", "run"];
+        private static readonly HashSet<string> WithoutTensors = ["doctor", "download", "extract", "synth", "list", "run", "export"];
 
         public void Intercept(CommandContext context, CommandSettings settings)
         {
