@@ -38,6 +38,15 @@ NOTEBOOKVGG_PROFILE=smoke dotnet lib/NotebookVgg.Cli/bin/Release/net10.0/nvgg.dl
 notebook_status=${PIPESTATUS[0]}
 [ $notebook_status -eq 0 ] || status=1
 
+# The same five notebooks as a VS Code or Jupyter user runs them: the official .net-csharp kernel (jupyter nbconvert),
+# on a fresh clone of this commit where nothing is built, so the setup cell's build and #r path run (smoke profile).
+official_start=$(date +%s)
+NOTEBOOKVGG_PROFILE=smoke NOTEBOOKVGG_SAMPLE="$sample" "$root/tools/run-official-kernel.sh" --fresh-clone \
+  --output "$root/artifacts/official-kernel" $(git -C "$root" ls-files --full-name 'notebooks/*.ipynb' | sed "s|^|$root/|") 2>&1 \
+  | tee "$results/official-kernel.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+echo "test.sh: official-kernel step took $(( $(date +%s) - official_start )) s" | tee -a "$results/official-kernel.log"
+
 # One summary line over all test assemblies (TRX files) and the notebooks.
 python3 - "$results" <<'PY' || true
 import glob, sys, xml.etree.ElementTree as ET
@@ -51,6 +60,12 @@ import re
 log = open(sys.argv[1] + "/notebooks.log").read()
 passed += len(re.findall(r"^\S+\.ipynb: \d+ cells passed", log, re.M))
 failed += len(re.findall(r"^\S+\.ipynb: .*fail", log, re.M | re.I)) or (0 if re.search(r"^\d+ notebooks passed", log, re.M) else 1)
+# The official kernel on a fresh clone: one result per notebook (a step that could not start counts as one failure).
+official = open(sys.argv[1] + "/official-kernel.log").read() if glob.glob(sys.argv[1] + "/official-kernel.log") else ""
+official_passed = len(re.findall(r"^run-official-kernel: \S+\.ipynb passed", official, re.M))
+official_failed = len(re.findall(r"^run-official-kernel: \S+\.ipynb FAILED", official, re.M))
+passed += official_passed
+failed += official_failed or (0 if official_passed > 0 else 1)
 # Name every failed test and its error's first line, so the end of the log says what failed.
 for f in glob.glob(sys.argv[1] + "/*.trx"):
     for r in ET.parse(f).getroot().iterfind(".//t:UnitTestResult", ns):

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Runs notebooks under the official .NET Interactive Jupyter kernel (.net-csharp), the one VS Code and Jupyter
 # use, to check they do not depend on `nvgg run`:
-#   tools/run-official-kernel.sh NOTEBOOK.ipynb... [--output DIR]     (default DIR: artifacts/official-kernel)
-# Writes DIR/NAME.ipynb (executed by jupyter nbconvert) and exits non-zero if a notebook fails.
+#   tools/run-official-kernel.sh NOTEBOOK.ipynb... [--output DIR] [--fresh-clone]   (default DIR: artifacts/official-kernel)
+# Writes DIR/NAME.ipynb (executed by jupyter nbconvert) and DIR/NAME.log, and exits non-zero if a notebook fails.
+# --fresh-clone: runs the notebooks of a `git clone` of this checkout's committed HEAD in a temporary folder, where
+# nothing is built, as a new user's Run All does: the first setup cell builds the library (notebooks/build-library.csx).
 # Installs what it needs, idempotently: Debian's jupyter-nbconvert, python3-nbclient, python3-ipykernel and
-# jupyter-client, and the Microsoft.dotnet-interactive tool (1.0.712001). Parameters are not injected: the
-# notebook runs with its defaults. About 10-20 s per small notebook here (kernel start plus NuGet restores).
+# jupyter-client, and the Microsoft.dotnet-interactive tool (1.0.712001). Parameters are not injected: each notebook
+# takes its defaults and NOTEBOOKVGG_* variables (test.sh sets NOTEBOOKVGG_PROFILE=smoke).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 interactive_version="1.0.712001"
 
 notebooks=()
 output="$root/artifacts/official-kernel"
+fresh=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --output) output="$2"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --fresh-clone) fresh=1; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) notebooks+=("$1"); shift ;;
   esac
 done
@@ -41,6 +45,20 @@ if ! /usr/bin/python3 -m jupyter kernelspec list 2>/dev/null | grep -q '\.net-cs
 fi
 
 mkdir -p "$output"
+output="$(cd "$output" && pwd)"
+if [ $fresh -eq 1 ]; then
+  clone="$(mktemp -d "${TMPDIR:-/tmp}/nvgg-fresh-clone.XXXXXX")"
+  trap 'rm -rf "$clone"' EXIT
+  git -C "$root" diff --quiet HEAD -- notebooks lib 2>/dev/null \
+    || echo "run-official-kernel: uncommitted changes under notebooks/ or lib/ are not in the clone (it takes HEAD)" >&2
+  git clone -q "$root" "$clone/NotebookVgg"
+  echo "run-official-kernel: fresh clone of $(git -C "$root" rev-parse --short HEAD) in $clone/NotebookVgg (nothing built)"
+  mapped=()
+  for notebook in "${notebooks[@]}"; do
+    mapped+=("$clone/NotebookVgg/$(realpath --relative-to="$root" "$notebook")")
+  done
+  notebooks=("${mapped[@]}")
+fi
 failed=0
 for notebook in "${notebooks[@]}"; do
   if [ ! -f "$notebook" ]; then
