@@ -115,6 +115,8 @@ internal static partial class NotebookExporter
                 throw new NotSupportedException($"{name}: the notebook uses {package} {version}, Directory.Packages.props pins {central}");
             app.Append($"#:package {package}\n");
         }
+        // File-based apps default to PublishAot, which turns reflection-based System.Text.Json off: the library needs it.
+        app.Append("#:property PublishAot=false\n");
         app.Append("#:property ImplicitUsings=disable\n");           // the kernel's usings, below, and no others
         app.Append("#:property Nullable=disable\n");                 // notebook code is not annotated
         app.Append("#:property TreatWarningsAsErrors=false\n");
