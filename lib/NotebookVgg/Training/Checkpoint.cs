@@ -58,17 +58,55 @@ internal static class Checkpoint
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
+    /// <summary>What to do when a checkpoint cannot be written, for the end of its one-line error.</summary>
+    private const string Advice = "the previous checkpoint there, if any, is intact (a resumed run continues from it); free space or choose another folder";
+
+    /// <summary>
+    /// Before a run that writes a checkpoint at <paramref name="path"/>, and before its long work: takes the checkpoint's lock
+    /// (<c>path.lock</c>; a second run writing the same checkpoint fails here, naming the first) and checks that the folder takes a
+    /// file of <paramref name="estimatedBytes"/> (<see cref="EstimateBytes"/>). Dispose the result when the run ends.
+    /// </summary>
+    /// <exception cref="WriteFailedException">The folder cannot be written, has too little free space, or another run writes this checkpoint.</exception>
+    public static FileLock BeginWriting(string path, long estimatedBytes)
+    {
+        string full = Path.GetFullPath(path);
+        OutputCheck.EnsureCanWrite(full, "checkpoint", estimatedBytes, "choose a writable folder with enough free space; nothing was changed");
+        string lockPath = FileLock.PathFor(full);
+        return FileLock.TryAcquire(lockPath, $"writing the checkpoint {full}", reentrant: true)
+            ?? throw new WriteFailedException(full, WriteProblem.InUse,
+                $"{full}: cannot write the checkpoint: another run is writing it ({FileLock.Holder(lockPath) ?? "it holds " + lockPath}); " +
+                "wait for it to finish, or choose another checkpoint file");
+    }
+
+    /// <summary>
+    /// The size of a checkpoint of <paramref name="model"/>: its state (parameters and buffers) plus the optimizer's
+    /// <paramref name="optimizerSlots"/> tensors per trained parameter (Adam keeps 2, SGD with momentum 1, plain SGD 0).
+    /// Slightly below the real size (the zip's and state.json's few kilobytes are left out), so a check against it never refuses a
+    /// checkpoint that would fit.
+    /// </summary>
+    public static long EstimateBytes(nn.Module model, IEnumerable<Parameter> trained, int optimizerSlots)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(trained);
+        using var scope = NewDisposeScope();
+        long state = model.state_dict().Values.Sum(t => t.numel() * t.element_size());
+        long optimizer = trained.Sum(p => p.numel() * p.element_size()) * optimizerSlots;
+        return state + optimizer;
+    }
+
     /// <summary>
     /// Writes <paramref name="state"/>, the model's tensors and (if given) the optimizer's state to one zip at
-    /// <paramref name="path"/>, replacing any earlier checkpoint there only once complete.
+    /// <paramref name="path"/>, replacing any earlier checkpoint there only once complete. <paramref name="estimatedBytes"/>
+    /// (<see cref="EstimateBytes"/>) is checked against the free space first and named in the error when the disk fills.
     /// </summary>
-    public static void Save(string path, nn.Module model, OptimizerHelper? optimizer, CheckpointState state)
+    /// <exception cref="WriteFailedException">The checkpoint could not be written; no temporary file is left, an earlier checkpoint is intact.</exception>
+    public static void Save(string path, nn.Module model, OptimizerHelper? optimizer, CheckpointState state, long? estimatedBytes = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(state);
-        using var file = AtomicFile.Create(path);
-        using (var zip = new ZipArchive(file.Stream, ZipArchiveMode.Create, leaveOpen: true))
+        AtomicFile.Write(path, "checkpoint", stream =>
         {
+            using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
             using (var s = zip.CreateEntry(StateEntry, CompressionLevel.Fastest).Open())
                 JsonSerializer.Serialize(s, state, Json);
             using (var s = zip.CreateEntry(ModelEntry, CompressionLevel.NoCompression).Open())
@@ -80,8 +118,7 @@ internal static class Checkpoint
                 using var writer = new BinaryWriter(s);
                 optimizer.save_state_dict(writer);
             }
-        }
-        file.Commit();
+        }, estimatedBytes, Advice);
     }
 
     /// <summary>Reads only the state (history, settings, model description).</summary>
@@ -123,14 +160,12 @@ internal static class Checkpoint
         nn.Module.save_state_dict(writer, contiguous);
     }
 
-    /// <summary>Copies a finished checkpoint to another name, atomically.</summary>
-    public static void CopyAtomically(string source, string destination)
-    {
-        using var file = AtomicFile.Create(destination);
-        using (var input = File.OpenRead(source))
-            input.CopyTo(file.Stream);
-        file.Commit();
-    }
+    /// <summary>
+    /// Keeps the finished checkpoint <paramref name="source"/> as <paramref name="best"/>, atomically: a hard link where the file
+    /// system has them (no second copy of a 1.7 GB file on the disk, no time), else a copy.
+    /// </summary>
+    public static void KeepAsBest(string source, string best) =>
+        AtomicFile.LinkOrCopy(source, best, "best checkpoint", Advice);
 
     private static ZipArchive OpenArchive(string path)
     {

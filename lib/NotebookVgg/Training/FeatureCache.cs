@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using NotebookVgg.Data;
+using NotebookVgg.IO;
 using NotebookVgg.Models;
 using NotebookVgg.Runtime;
 using NotebookVgg.Weights;
@@ -9,7 +10,7 @@ using static TorchSharp.torch;
 namespace NotebookVgg.Training;
 
 /// <summary>Features of one split: N×D float32 (D = 4,096 for fc7; 512×h×w maps for the pool5 cut) and the labels.</summary>
-public sealed class CachedFeatures(Tensor features, Tensor labels, string key, bool fromCache, string path) : IDisposable
+public sealed class CachedFeatures(Tensor features, Tensor labels, string key, bool fromCache, string? path) : IDisposable
 {
     /// <summary>float32 on the CPU, one row per record of the split, in the split's order.</summary>
     public Tensor Features { get; } = features;
@@ -23,8 +24,8 @@ public sealed class CachedFeatures(Tensor features, Tensor labels, string key, b
     /// <summary>True when read from disk, false when computed by this call.</summary>
     public bool FromCache { get; } = fromCache;
 
-    /// <summary>The .safetensors file the features were read from or written to.</summary>
-    public string Path { get; } = path;
+    /// <summary>The .safetensors file the features were read from or written to; null when no cache folder could be written (the run said so).</summary>
+    public string? Path { get; } = path;
 
     /// <summary>Records (N).</summary>
     public long Count => Labels.shape[0];
@@ -51,34 +52,89 @@ internal static class FeatureCache
     internal sealed record Spec(string WeightsId, FeatureCut Cut, int ImageSize, Interpolation Interpolation, Preprocessing Preprocessing, bool Bf16);
 
     /// <summary>
-    /// The features of <paramref name="split"/> under <paramref name="spec"/>: read from <paramref name="cacheDirectory"/>
-    /// when a file under their key is there, else extracted on <paramref name="device"/> (default CPU) and stored there.
-    /// The caller owns the result.
+    /// The features of <paramref name="split"/> under <paramref name="spec"/>: read from <paramref name="cacheDirectory"/> (or from
+    /// its stand-in in the user cache folder, <see cref="CacheFolder"/>) when a file under their key is there, else extracted on
+    /// <paramref name="device"/> (default CPU) and stored. The caller owns the result.
+    /// <para>
+    /// Storing never stops the work: a read-only <paramref name="cacheDirectory"/> (a read-only data set is normal) puts the file in
+    /// the user cache folder instead, and a cache that cannot be written at all (a full disk) is skipped; <paramref name="log"/>
+    /// hears which, in one line. Two processes computing the same features meet at the file's lock: the second waits for the
+    /// first and reads its file rather than computing them again.
+    /// </para>
     /// </summary>
     /// <exception cref="InvalidDataException">A file under the key lacks the expected tensors, or the features are not finite.</exception>
     public static CachedFeatures GetOrCompute(
         Vgg model, Cifar10Split split, Spec spec, string cacheDirectory, int batchSize = 64,
-        Device? device = null, IProgress<ExtractionProgress>? progress = null, CancellationToken cancellationToken = default)
+        Device? device = null, IProgress<ExtractionProgress>? progress = null, CancellationToken cancellationToken = default,
+        Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(split);
         ArgumentNullException.ThrowIfNull(spec);
         string key = KeyFor(split, spec);
         // The full key is the file name: a file found under it holds exactly these features.
-        string path = System.IO.Path.Combine(cacheDirectory, $"{split.Name}-{key}.safetensors");
-        if (File.Exists(path))
-        {
-            using var stored = SafetensorsFile.Read(path);
-            if (stored.TryGetValue("features", out var f) && stored.TryGetValue("labels", out var l) && l.shape[0] == split.Count)
-                return new CachedFeatures(f.clone(), l.clone(), key, fromCache: true, path);
-            throw new InvalidDataException($"{path}: a feature cache file without the expected 'features' and 'labels' tensors; delete it to recompute");
-        }
+        string fileName = $"{split.Name}-{key}.safetensors";
+        if (Find(cacheDirectory, fileName) is { } found)
+            return Read(found, split, key);
+
+        string what = $"feature cache ({split.Name})";
+        string? folder = CacheFolder.Writable(cacheDirectory, CacheFolderName, what, log);
+        string? path = folder is null ? null : System.IO.Path.Combine(folder, fileName);
+        using var computing = path is null ? null : LockOrWait(path, split.Name, log, cancellationToken);
+        if (path is not null && File.Exists(path))
+            return Read(path, split, key); // another process computed them while this one waited
 
         var features = Extract(model, split, spec, batchSize, device ?? CPU, progress, cancellationToken);
         var labels = split.Labels.clone();
-        SafetensorsFile.Write(path, new Dictionary<string, Tensor> { ["features"] = features, ["labels"] = labels },
-            new Dictionary<string, string> { ["split"] = split.Name, ["cut"] = spec.Cut.ToString(), ["imageSize"] = spec.ImageSize.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        if (path is not null)
+        {
+            try
+            {
+                SafetensorsFile.Write(path, new Dictionary<string, Tensor> { ["features"] = features, ["labels"] = labels },
+                    new Dictionary<string, string> { ["split"] = split.Name, ["cut"] = spec.Cut.ToString(), ["imageSize"] = spec.ImageSize.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                    what: "feature cache file");
+            }
+            catch (WriteFailedException ex)
+            {
+                log?.Invoke($"{what}: not stored, the run goes on without it: {ex.Message}");
+                path = null;
+            }
+        }
         return new CachedFeatures(features, labels, key, fromCache: false, path);
+    }
+
+    /// <summary>The sub-folder of the user cache folder that stands in for a feature cache folder that cannot be written.</summary>
+    internal const string CacheFolderName = "features";
+
+    /// <summary>The cached file <paramref name="fileName"/> in <paramref name="cacheDirectory"/> or its stand-in, if there.</summary>
+    private static string? Find(string cacheDirectory, string fileName) =>
+        CacheFolder.Candidates(cacheDirectory, CacheFolderName).Select(d => System.IO.Path.Combine(d, fileName)).FirstOrDefault(File.Exists);
+
+    private static CachedFeatures Read(string path, Cifar10Split split, string key)
+    {
+        using var stored = SafetensorsFile.Read(path);
+        if (stored.TryGetValue("features", out var f) && stored.TryGetValue("labels", out var l) && l.shape[0] == split.Count)
+            return new CachedFeatures(f.clone(), l.clone(), key, fromCache: true, path);
+        throw new InvalidDataException($"{path}: a feature cache file without the expected 'features' and 'labels' tensors; delete it to recompute");
+    }
+
+    /// <summary>
+    /// The lock on computing <paramref name="path"/>: taken at once, or after waiting for the process that holds it (which is
+    /// computing the same features). Null when no lock file can be made: then the features are computed without one (two
+    /// processes then both compute and both store the same file, each by its own temporary name and a rename).
+    /// </summary>
+    private static FileLock? LockOrWait(string path, string split, Action<string>? log, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return FileLock.Acquire(FileLock.PathFor(path), $"computing the {split} features {path}",
+                holder => log?.Invoke($"feature cache ({split}): {holder} to finish computing the same features; this run then reads them"),
+                cancellationToken);
+        }
+        catch (IOException ex) when (ex is not WriteFailedException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The frozen part's output for every image of <paramref name="split"/>, as one float32 tensor on the CPU.</summary>

@@ -42,7 +42,7 @@ internal static class PrecisionCheck
     /// left in eval mode and unchanged.
     /// </summary>
     public static PrecisionChoice Choose(Precision requested, Device device, Vgg model, Tensor checkBatch, FeatureCut cut,
-        string cacheKey, string? cacheDirectory)
+        string cacheKey, string? cacheDirectory, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(checkBatch);
@@ -61,12 +61,25 @@ internal static class PrecisionCheck
         if (!CpuAutocast.IsAvailable)
             return new(requested, false, "libtorch's CPU autocast entry points were not found");
 
-        string? cachePath = cacheDirectory is null ? null : Path.Combine(cacheDirectory, $"precision-{cacheKey}.json");
-        PrecisionMeasurement? m = cachePath is not null && File.Exists(cachePath) ? ReadCached(cachePath) : null;
+        // Cached beside the features (or in their stand-in in the user cache folder); a cache that cannot be written is skipped.
+        string fileName = $"precision-{cacheKey}.json";
+        PrecisionMeasurement? m = cacheDirectory is null ? null
+            : CacheFolder.Candidates(cacheDirectory, FeatureCache.CacheFolderName).Select(d => Path.Combine(d, fileName))
+                .Where(File.Exists).Select(ReadCached).FirstOrDefault(c => c is not null);
         bool cached = m is not null;
         m ??= Measure(model, checkBatch, cut);
-        if (!cached && cachePath is not null)
-            AtomicFile.WriteAllText(cachePath, JsonSerializer.Serialize(m));
+        if (!cached && cacheDirectory is not null
+            && CacheFolder.Writable(cacheDirectory, FeatureCache.CacheFolderName, "precision check cache", log) is { } folder)
+        {
+            try
+            {
+                AtomicFile.WriteAllText(Path.Combine(folder, fileName), JsonSerializer.Serialize(m), "precision check cache file");
+            }
+            catch (WriteFailedException ex)
+            {
+                log?.Invoke($"precision check: not cached, the run goes on without it: {ex.Message}");
+            }
+        }
         var choice = Judge(m);
         return cached ? choice with { Reason = choice.Reason + " (check read from the cache)" } : choice;
     }

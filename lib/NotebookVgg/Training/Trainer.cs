@@ -71,6 +71,9 @@ public sealed class Trainer
         ArgumentNullException.ThrowIfNull(train);
         using var optimizer = CreateOptimizer();
         var history = new TrainingHistory(train.Name);
+        // Before the first epoch: a checkpoint that cannot be written (read-only or full folder, another run writing it) fails now.
+        long? checkpointBytes = checkpoint is null ? null : Checkpoint.EstimateBytes(_model, _groups.SelectMany(g => g.Parameters), OptimizerSlots);
+        using var writing = checkpoint is null ? null : Checkpoint.BeginWriting(checkpoint.Path, checkpointBytes!.Value);
         int firstEpoch = 1, stale = 0;
         double? best = null;
         bool resumed = false;
@@ -122,9 +125,9 @@ public sealed class Trainer
             {
                 using var rng = torch.random.get_rng_state();
                 var state = new CheckpointState(epoch, _options, [.. history.Epochs], history.DataName, best, stale, rng.data<byte>().ToArray(), checkpoint.Metadata);
-                Checkpoint.Save(checkpoint.Path, _model, optimizer, state);
+                Checkpoint.Save(checkpoint.Path, _model, optimizer, state, checkpointBytes);
                 if (improved)
-                    Checkpoint.CopyAtomically(checkpoint.Path, checkpoint.BestPath);
+                    Checkpoint.KeepAsBest(checkpoint.Path, checkpoint.BestPath);
             }
             Progress?.Report(new TrainingProgress(epoch, _options.Epochs, train.BatchesPerEpoch, train.BatchesPerEpoch, trainLoss, trainAccuracy,
                 train.Count / Math.Max(1e-9, record.Seconds), clock.Elapsed, Remaining(clock.Elapsed, epoch - firstEpoch + 1, _options.Epochs - epoch), record));
@@ -205,6 +208,9 @@ public sealed class Trainer
             throw new InvalidOperationException($"validation data '{source.Name}' produced no batch");
         return (lossSum / seen, (double)correct / seen);
     }
+
+    /// <summary>Tensors the optimizer keeps per trained parameter: Adam's two moments, SGD's momentum buffer.</summary>
+    private int OptimizerSlots => _options.Optimizer == OptimizerKind.Adam ? 2 : _options.Momentum != 0 ? 1 : 0;
 
     private OptimizerHelper CreateOptimizer()
     {

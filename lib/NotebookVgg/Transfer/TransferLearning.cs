@@ -83,6 +83,8 @@ public sealed class TransferLearning
         var o = settings.Options;
         o.Validate();
         var device = Devices.Resolve(o.Device);
+        // A checkpoint that cannot be written fails before the features and the training, not after them.
+        using var writing = settings.CheckpointPath is null ? null : Checkpoint.BeginWriting(settings.CheckpointPath, 0);
         using var data = Cifar10.Load(settings.DataDirectory);
         var (train, validation, test) = Splits(data, settings);
         using (train)
@@ -208,7 +210,7 @@ public sealed class TransferLearning
         try
         {
             foreach (var split in new[] { train, validation, test })
-                done.Add(FeatureCache.GetOrCompute(backbone, split, spec, cacheDir, 64, device, Extraction, cancellationToken));
+                done.Add(FeatureCache.GetOrCompute(backbone, split, spec, cacheDir, 64, device, Extraction, cancellationToken, Say));
         }
         catch
         {
@@ -310,8 +312,8 @@ public sealed class TransferLearning
         var spec = new FeatureCache.Spec(WeightsId(s.WeightsPath, s.Architecture, s.Options.Seed), s.Cut, d.ImageSize, s.Interpolation,
             PreprocessingFor(s), d.Precision == "bf16");
         string cacheDir = CacheDirectory(s);
-        using var features = FeatureCache.GetOrCompute(backbone, test, spec, cacheDir, 64, device, Extraction);
-        Say($"test features: {(features.FromCache ? "read from the cache" : "computed")} in {d.Precision}, as the head was trained on ({features.Path})");
+        using var features = FeatureCache.GetOrCompute(backbone, test, spec, cacheDir, 64, device, Extraction, log: Say);
+        Say($"test features: {(features.FromCache ? "read from the cache" : "computed")} in {d.Precision}, as the head was trained on ({features.Path ?? "not cached"})");
         using var head = FeatureHead.Create(s.Cut, features.Features, classNames.Length);
         Checkpoint.Load(checkpointPath, head);
         head.to(device);
@@ -430,7 +432,7 @@ public sealed class TransferLearning
         string key = PrecisionCheck.KeyFor(WeightsId(weightsPath, s.Architecture, o.Seed), s.Cut, o.ImageSize,
             ImageTransforms.PreparationKey(s.Interpolation, p), batch);
         model.to(device);
-        var choice = PrecisionCheck.Choose(o.Precision, device, model, batch, s.Cut, key, cacheDirectory);
+        var choice = PrecisionCheck.Choose(o.Precision, device, model, batch, s.Cut, key, cacheDirectory, Say);
         Say($"precision: {choice}");
         return choice;
     }

@@ -109,8 +109,13 @@ internal static class SafetensorsFile
         return (dtype, shape, off[0].GetInt64(), off[1].GetInt64());
     }
 
-    /// <summary>Writes tensors (moved to CPU, made contiguous) as a safetensors file, atomically.</summary>
-    public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>
+    /// Writes tensors (moved to CPU, made contiguous) as a safetensors file, atomically (<see cref="AtomicFile"/>): the file's exact
+    /// size is checked against the free space first, and any failure is a one-line <see cref="WriteFailedException"/> naming
+    /// <paramref name="what"/> the file is.
+    /// </summary>
+    public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null,
+        string what = "safetensors file")
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(tensors);
@@ -129,19 +134,20 @@ internal static class SafetensorsFile
             header["__metadata__"] = metadata;
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(header);
         int padded = (json.Length + 7) / 8 * 8;
-        using var file = AtomicFile.Create(path);
-        Span<byte> length = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)padded);
-        file.Stream.Write(length);
-        file.Stream.Write(json);
-        for (int i = json.Length; i < padded; i++)
-            file.Stream.WriteByte((byte)' ');
-        foreach (var (_, t) in list)
+        AtomicFile.Write(path, what, stream =>
         {
-            using var cpu = t.detach().cpu().contiguous();
-            file.Stream.Write(cpu.bytes);
-        }
-        file.Commit();
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)padded);
+            stream.Write(length);
+            stream.Write(json);
+            for (int i = json.Length; i < padded; i++)
+                stream.WriteByte((byte)' ');
+            foreach (var (_, t) in list)
+            {
+                using var cpu = t.detach().cpu().contiguous();
+                stream.Write(cpu.bytes);
+            }
+        }, expectedBytes: 8 + padded + offset);
     }
 
     /// <summary>Writes one tensor under <paramref name="name"/>.</summary>
