@@ -129,6 +129,9 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             HeadFeatures = settings.HeadFeatures,
             KeepFreedMemory = !settings.DefaultMalloc,
         };
+        // The report is written after minutes of measuring: a folder that cannot take it fails now, not then.
+        if (settings.Output is { } reportPath)
+            OutputCheck.EnsureCanWrite(reportPath, "bench report", advice: "choose a writable --output folder; nothing was measured");
         string? script = null;
         if (settings.PyTorch)
         {
@@ -162,7 +165,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
 
         string json = JsonSerializer.Serialize(report, JsonOutput.Options);
         if (settings.Output is { } output)
-            AtomicFile.WriteAllText(output, json + "\n");
+            AtomicFile.WriteAllText(output, json + "\n", "bench report");
         if (settings.Json)
             Console.Out.WriteLine(json);
         else if (settings.Markdown)

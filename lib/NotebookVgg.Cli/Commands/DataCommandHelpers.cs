@@ -19,6 +19,9 @@ internal static class DataCommandHelpers
         throw new ArgumentException($"--mirror '{text}': neither an http(s)/file URL nor an existing local path");
     }
 
+    /// <summary>A one-line message beside a progress bar (another process holds the file; a cache moved): to stderr, as the CLI's notes go.</summary>
+    public static void Say(string message) => Console.Error.WriteLine($"nvgg: {message}");
+
     /// <summary>Runs <paramref name="work"/> with a Spectre progress bar fed by its download progress.</summary>
     public static Task<T> WithProgressAsync<T>(string description, Func<IProgress<DownloadProgress>, Task<T>> work) =>
         AnsiConsole.Progress()

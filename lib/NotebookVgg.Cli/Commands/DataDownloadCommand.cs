@@ -31,7 +31,7 @@ internal sealed class DataDownloadCommand : AsyncCommand<DataDownloadCommand.Set
         string dataDir = ProjectPaths.DataDirectory(settings.Data);
         string root = await DataCommandHelpers.WithProgressAsync(
             $"CIFAR-10 from {(mirror ?? new Uri(Cifar10.Url)).ToString().EscapeMarkup()}",
-            progress => Cifar10.DownloadAsync(dataDir, mirror, checksum, progress, cancellationToken));
+            progress => Cifar10.DownloadAsync(dataDir, mirror, checksum, progress, cancellationToken, DataCommandHelpers.Say));
         AnsiConsole.MarkupLine($"CIFAR-10 ready in [bold]{Path.Combine(root, Cifar10.FolderName).EscapeMarkup()}[/]");
         return 0;
     }

@@ -28,7 +28,7 @@ internal sealed class DataExtractCommand : AsyncCommand<DataExtractCommand.Setti
     {
         string dataDir = ProjectPaths.DataDirectory(settings.Data);
         string root = await AnsiConsole.Status().StartAsync($"Extracting {settings.Archive.EscapeMarkup()}",
-            _ => Cifar10.ExtractAsync(Path.GetFullPath(settings.Archive), dataDir, settings.Name, cancellationToken));
+            _ => Cifar10.ExtractAsync(Path.GetFullPath(settings.Archive), dataDir, settings.Name, cancellationToken, DataCommandHelpers.Say));
         AnsiConsole.MarkupLine($"Extracted to [bold]{Path.Combine(root, Cifar10.FolderName).EscapeMarkup()}[/]");
         return 0;
     }

@@ -75,25 +75,29 @@ public static class Cifar10
         Uri? mirror = null,
         Checksum? checksum = null,
         IProgress<DownloadProgress>? progress = null,
-        CancellationToken ct = default)
+        CancellationToken ct = default,
+        Action<string>? log = null)
     {
         string root = ProjectPaths.DataDirectory(dataDir);
         string existing = Path.Combine(root, FolderName);
         if (File.Exists(Path.Combine(existing, SyntheticMarkerFileName)))
             throw new IOException($"{existing}: holds synthetic data, not CIFAR-10; remove it (or use another data folder) to download CIFAR-10");
         if (Directory.Exists(existing))
-            return root;
+            return root; // present: a read-only data folder is fine
+        using var writing = await Task.Run(() => BeginWriting(root, existing, log, ct), ct).ConfigureAwait(false);
+        if (Directory.Exists(existing))
+            return root; // another process downloaded it while this one waited
         Uri source = mirror ?? new Uri(Url);
         if (source.AbsolutePath.EndsWith('/'))
             source = new Uri(source, ArchiveFileName);
-        using var downloader = new Downloader();
+        using var downloader = new Downloader { Log = log };
         string archive = await downloader.EnsureFileAsync(
             source, Path.Combine(root, ArchiveFileName), [checksum ?? Checksum.Md5(Md5)], progress, ct);
         // Verified above: by the official MD5, or by the checksum the caller gave for a mirror's bytes.
         string label = checksum is null ? SourceNameOfficial
             : IsSample(archive) ? SourceNameSample
             : $"{SourceNameOfficial} (mirror archive, checked against the checksum given)";
-        return await ExtractAsync(archive, root, label, ct);
+        return await ExtractAsync(archive, root, label, ct, log);
     }
 
     /// <summary>
@@ -102,8 +106,11 @@ public static class Cifar10
     /// anything is written (see <see cref="SafeTarExtraction"/>); extraction goes to a temporary folder inside
     /// the data folder and only <c>cifar-10-batches-bin/</c> is renamed into place. <paramref name="sourceName"/>
     /// labels the data (stored in SOURCE.txt); without it, the shared sample is recognized by its SHA-256.
+    /// Two processes writing the same data folder take turns (<paramref name="log"/> hears that one waits); a full disk or a
+    /// read-only folder fails in one line (<see cref="WriteFailedException"/>), leaving nothing behind.
     /// </summary>
-    public static async Task<string> ExtractAsync(string archive, string dataDir, string? sourceName = null, CancellationToken ct = default)
+    public static async Task<string> ExtractAsync(string archive, string dataDir, string? sourceName = null, CancellationToken ct = default,
+        Action<string>? log = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(archive);
         string root = Path.GetFullPath(dataDir);
@@ -116,30 +123,60 @@ public static class Cifar10
         sourceName ??= await LabelAsync(archive, ct);
 
         bool createdRoot = !Directory.Exists(root);
-        Directory.CreateDirectory(root);
-        RemoveStaleTemporaries(root);
         string temporary = Path.Combine(root, $".extract-{Guid.NewGuid():N}");
         bool done = false;
+        var writing = await Task.Run(() => BeginWriting(root, target, log, ct), ct).ConfigureAwait(false);
         try
         {
+            if (Directory.Exists(target))
+                throw new IOException($"{target}: already exists (another process wrote it meanwhile); remove it to extract {archive} again");
             await SafeTarExtraction.ExtractAsync(archive, temporary, ct);
             string extracted = Path.Combine(temporary, FolderName);
             var folder = new DirectoryInfo(extracted);
             if (!folder.Exists || folder.LinkTarget is not null)
                 throw new InvalidDataException($"{archive}: holds no '{FolderName}/' folder; not a CIFAR-10 binary archive");
-            if (sourceName is not null)
-                await File.WriteAllTextAsync(Path.Combine(extracted, SourceMarkerFileName), sourceName + "\n", ct);
-            Directory.Move(extracted, target);
+            try
+            {
+                if (sourceName is not null)
+                    await File.WriteAllTextAsync(Path.Combine(extracted, SourceMarkerFileName), sourceName + "\n", ct);
+                Directory.Move(extracted, target);
+            }
+            catch (Exception ex) when (WriteFailure.IsWriteError(ex) && WriteFailure.Classify(ex) != WriteProblem.Other)
+            {
+                throw WriteFailure.Explain(ex, target, "extracted archive", null);
+            }
             done = true;
         }
         finally
         {
             if (Directory.Exists(temporary))
                 Directory.Delete(temporary, recursive: true);
+            writing.Dispose(); // removes the lock file: the folder may be empty again now
             if (!done && createdRoot && Directory.Exists(root) && !Directory.EnumerateFileSystemEntries(root).Any())
                 Directory.Delete(root); // a failed extraction leaves no empty data folder behind
         }
         return root;
+    }
+
+    /// <summary>
+    /// Before writing <paramref name="target"/> (<c>cifar-10-batches-bin</c>) into <paramref name="root"/>: creates the folder, takes
+    /// the target's lock (waiting, and telling <paramref name="log"/>, while another process writes it) and removes the temporary
+    /// folders that killed runs left (none can be in use: their writers would hold the lock). Dispose the result when done.
+    /// </summary>
+    /// <exception cref="WriteFailedException">The data folder cannot be written.</exception>
+    internal static FileLock BeginWriting(string root, string target, Action<string>? log, CancellationToken ct)
+    {
+        try
+        {
+            Directory.CreateDirectory(root);
+            var held = FileLock.Acquire(FileLock.PathFor(target), $"writing {target}", holder => log?.Invoke($"{target}: {holder} to finish writing it"), ct);
+            RemoveStaleTemporaries(root);
+            return held;
+        }
+        catch (Exception ex) when (WriteFailure.IsWriteError(ex) && ex is not WriteFailedException)
+        {
+            throw WriteFailure.Explain(ex, target, "data folder", null, "choose a writable data folder; nothing was changed");
+        }
     }
 
     /// <summary>
@@ -161,15 +198,15 @@ public static class Cifar10
         return $"CIFAR-10-format data from {Path.GetFileName(archive)} (unverified)";
     }
 
-    /// <summary>Temporary extraction folders a killed run left behind (older than an hour: not a running extraction's).</summary>
+    /// <summary>
+    /// Temporary folders of extractions and synthetic data that killed runs left behind. Called only while holding the target's
+    /// lock (<see cref="BeginWriting"/>): any such folder then belongs to a writer that is gone.
+    /// </summary>
     private static void RemoveStaleTemporaries(string root)
     {
-        foreach (var stale in new DirectoryInfo(root).EnumerateDirectories(".extract-*"))
+        foreach (var stale in new DirectoryInfo(root).EnumerateDirectories(".extract-*").Concat(new DirectoryInfo(root).EnumerateDirectories(".synth-*")))
         {
-            if (DateTime.UtcNow - stale.LastWriteTimeUtc > TimeSpan.FromHours(1))
-            {
-                try { stale.Delete(recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            }
+            try { stale.Delete(recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
 

@@ -7,6 +7,8 @@ namespace NotebookVgg.Data;
 /// Extracts .tar.gz archives with the BCL's tar and gzip readers, refusing hostile archives before anything
 /// is written: every entry is checked in a first pass over the archive, and only then is it extracted
 /// (in a second pass) into a folder that did not exist before, which is removed again if extraction fails.
+/// The first pass also adds up the entries' sizes: a disk with less free space fails before anything is written, and one that
+/// fills anyway (another writer) fails with the same one-line <see cref="IO.WriteFailedException"/>.
 /// </summary>
 internal static class SafeTarExtraction
 {
@@ -25,15 +27,31 @@ internal static class SafeTarExtraction
             throw new IOException($"{root}: already exists; extraction needs a new folder");
 
         int entries = 0;
+        long bytes = 0;
         await ForEachEntryAsync(archive, entry =>
         {
             Check(entry, archive, root);
             entries++;
+            bytes += entry.EntryType is TarEntryType.Directory ? 0 : entry.Length;
         }, cancellationToken);
         if (entries == 0)
             throw new InvalidDataException($"{archive}: the archive holds no entries");
 
-        Directory.CreateDirectory(root);
+        const string What = "extracted archive";
+        string advice = $"free space there or extract {Path.GetFileName(archive)} into a folder on another disk; nothing was left behind";
+        try
+        {
+            Directory.CreateDirectory(root);
+        }
+        catch (Exception ex) when (IO.WriteFailure.IsWriteError(ex))
+        {
+            throw IO.WriteFailure.Explain(ex, root, What, bytes, "extract into a writable folder; nothing was changed");
+        }
+        if (IO.WriteFailure.FreeBytes(root) is { } free && free < bytes)
+        {
+            Directory.Delete(root);
+            throw IO.WriteFailure.NotEnoughSpace(root, What, bytes, free, advice);
+        }
         try
         {
             await using var file = OpenRead(archive);
@@ -44,6 +62,8 @@ internal static class SafeTarExtraction
         catch (Exception ex)
         {
             Directory.Delete(root, recursive: true); // nothing half-extracted stays behind
+            if (IO.WriteFailure.Classify(ex) is IO.WriteProblem.DiskFull or IO.WriteProblem.ReadOnly or IO.WriteProblem.PermissionDenied)
+                throw IO.WriteFailure.Explain(ex, root, What, bytes, advice);
             if (ex is InvalidDataException && ex.Message.StartsWith(archive + ":", StringComparison.Ordinal))
                 throw;
             if (ex is InvalidDataException or EndOfStreamException)

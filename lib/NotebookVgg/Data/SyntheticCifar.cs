@@ -30,16 +30,22 @@ public static class SyntheticCifar
 
         string root = Path.GetFullPath(dir);
         string target = Path.Combine(root, Cifar10.FolderName);
-        if (Directory.Exists(target) && !File.Exists(Path.Combine(target, Cifar10.SyntheticMarkerFileName)))
-            throw new IOException($"{target}: already exists and is not synthetic data; it is never overwritten");
         if (File.Exists(target))
             throw new IOException($"{target}: exists and is a file");
 
+        // Two writers of the same folder take turns; a full disk or a read-only folder fails before a byte is written, in one line.
+        using var writing = Cifar10.BeginWriting(root, target, log: null, CancellationToken.None);
+        if (Directory.Exists(target) && !File.Exists(Path.Combine(target, Cifar10.SyntheticMarkerFileName)))
+            throw new IOException($"{target}: already exists and is not synthetic data; it is never overwritten");
+        long bytes = (long)(trainCount + testCount) * Cifar10Reader.RecordBytes;
+        if (IO.WriteFailure.FreeBytes(root) is { } free && free < bytes)
+            throw IO.WriteFailure.NotEnoughSpace(target, "synthetic data", bytes, free);
+
         string temporary = Path.Combine(root, $".synth-{Guid.NewGuid():N}");
         string building = Path.Combine(temporary, Cifar10.FolderName);
-        Directory.CreateDirectory(building);
         try
         {
+            Directory.CreateDirectory(building);
             File.WriteAllText(Path.Combine(building, Cifar10.SyntheticMarkerFileName), string.Create(CultureInfo.InvariantCulture,
                 $"Synthetic CIFAR-10-shaped data written by NotebookVgg (seed {seed}, {trainCount} train and {testCount} test records).\nNot CIFAR-10: every result built from it must say so.\n"));
             File.WriteAllText(Path.Combine(building, Cifar10.MetaFileName), string.Join("\n", ClassNames) + "\n\n");
@@ -62,9 +68,14 @@ public static class SyntheticCifar
                 Directory.Delete(target, recursive: true); // synthetic, checked above
             Directory.Move(building, target);
         }
+        catch (Exception ex) when (IO.WriteFailure.IsWriteError(ex) && IO.WriteFailure.Classify(ex) != IO.WriteProblem.Other)
+        {
+            throw IO.WriteFailure.Explain(ex, target, "synthetic data", bytes);
+        }
         finally
         {
-            Directory.Delete(temporary, recursive: true);
+            if (Directory.Exists(temporary))
+                Directory.Delete(temporary, recursive: true);
         }
         return root;
     }

@@ -55,9 +55,16 @@ public sealed record Checksum(string Algorithm, string Hex, bool IsPrefix = fals
 
 /// <summary>
 /// Downloads a file into a cache, the way every download in NotebookVgg works: a file already present and
-/// verified is used without the network; otherwise the bytes go to <c>NAME.partial</c> (resumed with an HTTP
-/// range request when the server allows), are checked against every given checksum, and only then renamed
+/// verified is used without the network (a read-only cache folder is fine then); otherwise the bytes go to <c>NAME.partial</c>
+/// (resumed with an HTTP range request when the server allows), are checked against every given checksum, and only then renamed
 /// to <c>NAME</c>. http, https and file URLs are accepted, so a mirror or a local copy works offline.
+/// <para>
+/// Faults of the environment: a folder that cannot be written, or too little free space for the size the server announces, fails
+/// before any byte is fetched, in one line (<see cref="WriteFailedException"/>); a disk that fills mid-way removes
+/// <c>NAME.partial</c> (a full disk needs its space back) and says so. A broken connection or a killed process keeps
+/// <c>NAME.partial</c>, to resume. Two processes downloading the same file meet at <c>NAME.lock</c>: the second waits for the
+/// first (<see cref="Log"/> hears so once) and then uses its verified file.
+/// </para>
 /// </summary>
 internal sealed class Downloader : IDisposable
 {
@@ -81,6 +88,9 @@ internal sealed class Downloader : IDisposable
 
     /// <summary>The longest wait for the next byte.</summary>
     public TimeSpan Timeout { get; }
+
+    /// <summary>One-line messages other than progress: that this download waits for another process downloading the same file.</summary>
+    public Action<string>? Log { get; init; }
 
     /// <summary>
     /// Makes sure <paramref name="destination"/> holds the verified file, downloading it from
@@ -108,10 +118,26 @@ internal sealed class Downloader : IDisposable
             throw new ArgumentException($"URL '{source}': only http, https and file URLs are supported");
         string folder = Path.GetDirectoryName(target)!;
         string? firstCreated = FirstMissingFolder(folder);
-        Directory.CreateDirectory(folder);
-        string partial = target + ".partial";
         try
         {
+            Directory.CreateDirectory(folder);
+        }
+        catch (Exception ex) when (WriteFailure.IsWriteError(ex))
+        {
+            throw WriteFailure.Explain(ex, target, "download", null, "download into a writable folder, or place the file there by hand");
+        }
+        string partial = target + ".partial";
+        FileLock? downloading = null;
+        try
+        {
+            downloading = await FileLock.AcquireAsync(FileLock.PathFor(target), $"downloading {source} to {target}",
+                holder => Log?.Invoke($"{target}: {holder} to finish downloading it"), cancellationToken).ConfigureAwait(false);
+            if (File.Exists(target))
+            {
+                // Another process downloaded it while this one waited.
+                Verify(target, checksums, $"{target} (downloaded by another process; delete it to download again)");
+                return target;
+            }
             if (source.IsFile)
                 await CopyLocalAsync(source.LocalPath, partial, progress, cancellationToken);
             else
@@ -128,12 +154,40 @@ internal sealed class Downloader : IDisposable
             File.Move(partial, target, overwrite: false);
             return target;
         }
+        catch (Exception ex) when (WriteFailure.Classify(ex) is WriteProblem.DiskFull or WriteProblem.ReadOnly or WriteProblem.PermissionDenied)
+        {
+            // A full disk needs its space back, and a read-only one holds no partial file: nothing is kept to resume.
+            AtomicFile.TryDelete(partial);
+            downloading?.Dispose(); // its lock file goes first, so that a folder this download created is empty again
+            RemoveEmptyFolders(folder, firstCreated);
+            throw WriteFailure.Explain(ex, target, "download", (ex as WriteFailedException)?.BytesNeeded ?? _expectedBytes,
+                WriteFailure.Classify(ex) == WriteProblem.DiskFull
+                    ? "free space there (or download into another folder); nothing was kept"
+                    : "download into a writable folder, or place the file there by hand");
+        }
         catch
         {
             // A failed download leaves no empty folder behind (a truncated one keeps its .partial file to resume).
+            downloading?.Dispose();
             RemoveEmptyFolders(folder, firstCreated);
             throw;
         }
+        finally
+        {
+            downloading?.Dispose();
+        }
+    }
+
+    /// <summary>The size of the file being downloaded, once the server (or the local file) has said it.</summary>
+    private long? _expectedBytes;
+
+    /// <summary>Fails before the transfer when the folder has less free space than the <paramref name="remaining"/> bytes still to come.</summary>
+    private void EnsureSpace(string partial, long total, long remaining)
+    {
+        _expectedBytes = total;
+        string target = partial[..^".partial".Length];
+        if (WriteFailure.FreeBytes(Path.GetDirectoryName(partial)!) is { } free && free < remaining)
+            throw WriteFailure.NotEnoughSpace(target, "download", remaining, free, "free space there (or download into another folder); nothing was fetched");
     }
 
     /// <summary>The outermost folder on the way to <paramref name="folder"/> that does not exist yet, if any.</summary>
@@ -208,6 +262,8 @@ internal sealed class Downloader : IDisposable
 
             long offset = resumed ? existing : 0;
             long? total = response.Content.Headers.ContentLength is { } length ? length + offset : null;
+            if (response.Content.Headers.ContentLength is { } remaining)
+                EnsureSpace(partial, total!.Value, remaining);
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
             await using var file = new FileStream(partial, resumed ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
             long received = await CopyWithProgressAsync(body, file, source.ToString(), offset, total, progress, cancellationToken);
@@ -221,6 +277,7 @@ internal sealed class Downloader : IDisposable
         if (!File.Exists(path))
             throw new IOException($"{path}: no such file");
         await using var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
+        EnsureSpace(partial, input.Length, input.Length - (File.Exists(partial) ? new FileInfo(partial).Length : 0));
         await using var output = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
         await CopyWithProgressAsync(input, output, path, 0, input.Length, progress, cancellationToken);
     }

@@ -31,11 +31,11 @@ internal static class ElfVersionNeeds
     /// <paramref name="version"/> weak, so the dynamic loader accepts the copy on systems whose provider lacks that
     /// version; <paramref name="source"/> is only read.
     /// </summary>
-    public static void WriteWeakCopy(string source, string destination, string version)
+    public static void WriteWeakCopy(string source, string destination, string version, string? advice = null)
     {
         byte[] elf = File.ReadAllBytes(source);
         MarkWeak(elf, source, version);
-        AtomicFile.WriteAllBytes(destination, elf);
+        AtomicFile.WriteAllBytes(destination, elf, what: "patched copy of " + Path.GetFileName(source), advice: advice);
     }
 
     private static bool MarkWeak(byte[] elf, string path, string version)

@@ -97,8 +97,17 @@ internal static class NativeRuntime
             return [];
         string source = PackageLibTorchSharp()
             ?? throw new FileNotFoundException($"no {LibTorchSharpFile} of TorchSharp {TorchSharpVersion} found to copy (restore the packages: dotnet build NotebookVgg.sln)");
-        Directory.CreateDirectory(FixDirectory);
-        ElfVersionNeeds.WriteWeakCopy(source, FixedCopy, MarkerVersion);
+        // A folder that cannot be written (a read-only home in a container) or a full disk: one line saying where else to put it.
+        string advice = $"set {FixDirectoryEnvironmentVariable} (or XDG_CACHE_HOME) to a writable folder and run nvgg doctor --fix again";
+        try
+        {
+            Directory.CreateDirectory(FixDirectory);
+        }
+        catch (Exception ex) when (IO.WriteFailure.IsWriteError(ex))
+        {
+            throw IO.WriteFailure.Explain(ex, FixedCopy, "patched copy of " + LibTorchSharpFile, null, advice);
+        }
+        ElfVersionNeeds.WriteWeakCopy(source, FixedCopy, MarkerVersion, advice);
         return
         [
             $"wrote {FixedCopy}: a copy of {source} whose {MarkerVersion} requirement is weak (the one symbol that needs it is never called)",

@@ -79,6 +79,17 @@ public sealed class LocalHttpServer : IDisposable
         ctx.Response.Abort();
     };
 
+    /// <summary>Sends the headers and the first bytes of <paramref name="body"/>, then the rest once <paramref name="gate"/> completes.</summary>
+    public void Gated(string path, byte[] body, Task gate) => _routes["/" + path.TrimStart('/')] = async ctx =>
+    {
+        ctx.Response.ContentLength64 = body.Length;
+        await ctx.Response.OutputStream.WriteAsync(body.AsMemory(0, Math.Min(16, body.Length)));
+        await ctx.Response.OutputStream.FlushAsync();
+        await gate.WaitAsync(_stop.Token);
+        await ctx.Response.OutputStream.WriteAsync(body.AsMemory(Math.Min(16, body.Length)));
+        ctx.Response.Close();
+    };
+
     private async Task LoopAsync()
     {
         while (!_stop.IsCancellationRequested)

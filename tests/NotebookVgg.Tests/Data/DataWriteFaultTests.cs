@@ -1,0 +1,92 @@
+using NotebookVgg.Data;
+using NotebookVgg.IO;
+using NotebookVgg.Tests.TestSupport;
+
+namespace NotebookVgg.Tests.Data;
+
+/// <summary>
+/// Issue 27: extraction and synthetic data under real faults. Too little space fails before anything is written (the archive's
+/// entries say how much is needed), a read-only folder in one line, and nothing is left behind: no temporary folder, no lock file,
+/// no data folder that was not there before. A read-only folder that already holds the data is fine. Two writers take turns.
+/// </summary>
+public sealed class DataWriteFaultTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly string _archive;
+
+    public DataWriteFaultTests()
+    {
+        DataTestFiles.PackTarGz(DataTestFiles.SmallSet(_dir.Combine("src"), train: 50, test: 20), _archive = _dir.Combine("small.tar.gz"));
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private static long ExtractedBytes => 70L * Cifar10Reader.RecordBytes; // 50 train + 20 test records, and small text files
+
+    [Fact]
+    public async Task ExtractingOntoAFullDisk_IsRefusedBeforeWriting_NamingBothSizes_AndLeavesNothing()
+    {
+        using var disk = FaultyFolder.FullDisk(128 * 1024);
+
+        var ex = await Assert.ThrowsAsync<WriteFailedException>(() => Cifar10.ExtractAsync(_archive, disk.Combine("data")));
+
+        Assert.Equal(WriteProblem.DiskFull, ex.Problem);
+        Assert.DoesNotContain('\n', ex.Message);
+        Assert.Contains(": cannot write the extracted archive: the disk is full: ", ex.Message, StringComparison.Ordinal);
+        Assert.InRange(ex.BytesNeeded!.Value, ExtractedBytes, ExtractedBytes + 4096);
+        Assert.Empty(disk.Entries());
+    }
+
+    [Fact]
+    public async Task ExtractingIntoAReadOnlyFolder_SaysSo_AndAReadOnlyFolderWithTheData_IsFine()
+    {
+        using var empty = FaultyFolder.ReadOnly();
+        using var withData = FaultyFolder.ReadOnly(source => DataTestFiles.SmallSet(source, train: 50, test: 20));
+
+        var ex = await Assert.ThrowsAsync<WriteFailedException>(() => Cifar10.ExtractAsync(_archive, empty.Path));
+        using var data = Cifar10.Load(withData.Path);
+
+        Assert.Equal(WriteProblem.ReadOnly, ex.Problem);
+        Assert.Equal($"{empty.Combine(Cifar10.FolderName)}: cannot write the data folder: {empty.Path} is on a read-only file system; " +
+            "choose a writable data folder; nothing was changed", ex.Message);
+        Assert.Equal(50, data.Train.Count);
+        Assert.Equal(withData.Path, await NotebookVgg.Transfer.RunInputs.DataAsync(withData.Path, NotebookVgg.Transfer.MissingData.Download)); // present: nothing written
+    }
+
+    [Fact]
+    public async Task TwoExtractionsIntoOneFolder_TakeTurns_TheSecondFindsTheData_AndNothingIsLeftBehind()
+    {
+        string root = _dir.Combine("data");
+        var log = new List<string>();
+        using (var held = Cifar10.BeginWriting(root, Path.Combine(root, Cifar10.FolderName), null, CancellationToken.None))
+        {
+            var waiting = Cifar10.ExtractAsync(_archive, root, log: log.Add);
+            await Task.Delay(700);
+            Assert.False(waiting.IsCompleted); // it waits for the writer holding the folder
+            Assert.StartsWith($"{Path.Combine(root, Cifar10.FolderName)}: waiting for another process (pid {Environment.ProcessId} (", Assert.Single(log), StringComparison.Ordinal);
+            Directory.CreateDirectory(Path.Combine(root, ".extract-left-by-a-killed-run", Cifar10.FolderName));
+            DataTestFiles.SmallSet(_dir.Combine("other"), train: 50, test: 20);
+            Directory.Move(_dir.Combine("other", Cifar10.FolderName), Path.Combine(root, Cifar10.FolderName)); // what the holder wrote
+            held.Dispose();
+            var ex = await Assert.ThrowsAsync<IOException>(() => waiting);
+            Assert.Contains("already exists (another process wrote it meanwhile)", ex.Message, StringComparison.Ordinal);
+        }
+        Assert.Equal([Cifar10.FolderName], Directory.GetFileSystemEntries(root).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void SyntheticData_OnAFullDisk_OrInAReadOnlyFolder_IsRefusedBeforeWriting_AndLeavesNothing()
+    {
+        using var disk = FaultyFolder.FullDisk(64 * 1024);
+        using var readOnly = FaultyFolder.ReadOnly();
+
+        var full = Assert.Throws<WriteFailedException>(() => SyntheticCifar.Write(disk.Path, 5000, 1000, seed: 0));
+        var locked = Assert.Throws<WriteFailedException>(() => SyntheticCifar.Write(readOnly.Path, 50, 20, seed: 0));
+
+        Assert.Equal(WriteProblem.DiskFull, full.Problem);
+        Assert.Contains($"cannot write the synthetic data: the disk is full: {WriteFailure.Bytes(6000L * Cifar10Reader.RecordBytes)} needed", full.Message, StringComparison.Ordinal);
+        Assert.Equal(WriteProblem.ReadOnly, locked.Problem);
+        Assert.Empty(disk.Entries());
+        Assert.Empty(readOnly.Entries());
+    }
+}
