@@ -38,7 +38,7 @@ internal sealed class WeightsDownloadCommand : AsyncCommand<WeightsDownloadComma
         Uri? mirror = settings.Mirror is null ? null
             : Uri.TryCreate(settings.Mirror, UriKind.Absolute, out var u) ? u
             : new Uri(Path.GetFullPath(settings.Mirror) + Path.DirectorySeparatorChar);
-        string target = WeightsStore.PathFor(weights, settings.Directory);
+        string target = WeightsStore.Locate(weights, settings.Directory);
         string verb = File.Exists(target) ? "verifying" : "downloading";
         AnsiConsole.MarkupLine($"{verb} [bold]{weights.Name}[/] from {Markup.Escape(WeightsStore.SourceFor(weights, mirror).ToString())}");
 
@@ -55,7 +55,7 @@ internal sealed class WeightsDownloadCommand : AsyncCommand<WeightsDownloadComma
                     task.Value = p.BytesReceived;
                 });
                 path = await WeightsStore.EnsureAsync(weights, settings.Directory, mirror, progress, cancellationToken,
-                    settings.Sha256 is { } hex ? Checksum.Sha256(hex) : null);
+                    settings.Sha256 is { } hex ? Checksum.Sha256(hex) : null, DataCommandHelpers.Say);
                 task.Value = task.MaxValue;
             });
         AnsiConsole.MarkupLine(settings.Sha256 is { } given

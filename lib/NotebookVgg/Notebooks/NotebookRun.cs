@@ -33,7 +33,7 @@ public sealed class NotebookRun
     /// <summary>Full, or tiny (a check that the code runs, whose numbers mean nothing; see <see cref="Caveat"/>).</summary>
     public TrainingScale Scale { get; }
 
-    /// <summary>The folder downloads, caches and checkpoints live in.</summary>
+    /// <summary>The folder caches and checkpoints live in: the data folder, or the user cache folder when the data folder is read-only.</summary>
     public string Root { get; }
 
     /// <summary>The folder holding <c>cifar-10-batches-bin</c>.</summary>
@@ -194,6 +194,8 @@ public sealed class NotebookRun
             weightsPath = await RunInputs.WeightsAsync(weights, log).ConfigureAwait(false);
             weightsName = weightsPath is null ? null : PretrainedWeights.Find(weights)?.Name ?? recipe.PretrainedWeights;
         }
-        return new NotebookRun(recipe, size, root, folder, weightsPath, weightsName, seed, source);
+        // Features and checkpoints go beside the data; a read-only data folder (a shared data set) sends them to the user cache folder.
+        string outputs = CacheFolder.Writable(root, "", "features and checkpoints", log) ?? root;
+        return new NotebookRun(recipe, size, outputs, folder, weightsPath, weightsName, seed, source);
     }
 }

@@ -47,9 +47,9 @@ public static class RunInputs
                 try
                 {
                     log?.Invoke($"CIFAR-10 is not in {data}: downloading {Cifar10.Url} (170 MB, checked against its MD5)");
-                    return await Cifar10.DownloadAsync(data, progress: progress ?? ThrottledLog.For(log), ct: ct).ConfigureAwait(false);
+                    return await Cifar10.DownloadAsync(data, progress: progress ?? ThrottledLog.For(log), ct: ct, log: log).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is IOException or HttpRequestException or InvalidDataException)
+                catch (Exception ex) when (ex is IOException or HttpRequestException or InvalidDataException && ex is not WriteFailedException)
                 {
                     throw new InvalidOperationException(
                         $"the real CIFAR-10 could not be downloaded ({ex.Message}). Place cifar-10-binary.tar.gz in {data} and run again, " +
@@ -61,8 +61,20 @@ public static class RunInputs
             return sampleTarget;
         if (ProjectPaths.SampleArchive() is { } sample)
         {
+            // A read-only data folder (a read-only checkout) is no error: the sample then goes to the user cache folder.
+            string? writable = CacheFolder.Writable(data, "", $"CIFAR-10 sample", log);
+            sampleTarget = Path.Combine(writable ?? data, "sample");
+            if (HasCifar(sampleTarget))
+                return sampleTarget;
             log?.Invoke($"no CIFAR-10 in {data}; using the CIFAR-10 sample {sample}");
-            return await Cifar10.ExtractAsync(sample, sampleTarget, ct: ct).ConfigureAwait(false);
+            try
+            {
+                return await Cifar10.ExtractAsync(sample, sampleTarget, ct: ct, log: log).ConfigureAwait(false);
+            }
+            catch (IOException) when (HasCifar(sampleTarget))
+            {
+                return sampleTarget; // another process extracted it while this one waited
+            }
         }
         string synthetic = Path.Combine(data, "synthetic");
         if (!HasCifar(synthetic))
@@ -84,14 +96,14 @@ public static class RunInputs
         if (reference.Entry is not { } entry)
             return reference.Path;
         if (!reference.NeedsDownload)
-            return await WeightsStore.EnsureAsync(entry, ct: ct).ConfigureAwait(false);
+            return await WeightsStore.EnsureAsync(entry, ct: ct, log: log).ConfigureAwait(false);
         string folder = Path.GetDirectoryName(reference.Path)!;
         try
         {
             log?.Invoke($"downloading {entry.Url} ({(entry.Bytes ?? 0) / 1e6:F0} MB, SHA-256 checked) into {folder}");
-            return await WeightsStore.EnsureAsync(entry, progress: progress ?? ThrottledLog.For(log), ct: ct).ConfigureAwait(false);
+            return await WeightsStore.EnsureAsync(entry, progress: progress ?? ThrottledLog.For(log), ct: ct, log: log).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or HttpRequestException or InvalidDataException)
+        catch (Exception ex) when (ex is IOException or HttpRequestException or InvalidDataException && ex is not WriteFailedException)
         {
             throw new InvalidOperationException(
                 $"the pretrained weights '{entry.Name}' could not be downloaded ({ex.Message}). Place {entry.FileName} in {folder} " +

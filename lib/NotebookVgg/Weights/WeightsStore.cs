@@ -27,7 +27,7 @@ internal static class WeightsStore
         var entry = PretrainedWeights.Find(weights)
             ?? throw new ArgumentException(
                 $"weights '{weights}': not a file, not a registered name ({string.Join(", ", PretrainedWeights.All.Select(w => w.Name))}), and not 'none'");
-        string cached = PathFor(entry, directory);
+        string cached = Locate(entry, directory);
         return new WeightsReference(cached, entry, !File.Exists(cached));
     }
 
@@ -39,8 +39,27 @@ internal static class WeightsStore
     }
 
     /// <summary>
+    /// Where <paramref name="weights"/> is: in the cache folder (<see cref="PathFor"/>), else, for the default folder, in its
+    /// stand-in under the user cache folder (where it goes when the default folder is read-only); else where it will be downloaded.
+    /// </summary>
+    public static string Locate(PretrainedWeights weights, string? directory = null)
+    {
+        string cached = PathFor(weights, directory);
+        if (File.Exists(cached) || directory is not null)
+            return cached;
+        string standIn = Path.Combine(CacheFolder.FallbackFor(CacheFolderName), weights.FileName);
+        return File.Exists(standIn) ? standIn : cached;
+    }
+
+    /// <summary>The sub-folder of the user cache folder that stands in for a weights folder that cannot be written.</summary>
+    private const string CacheFolderName = "weights";
+
+    /// <summary>
     /// Makes sure the verified file is in the cache and returns its path. Sources, in order: the cache itself;
     /// <paramref name="mirror"/> or <c>$NOTEBOOKVGG_WEIGHTS_MIRROR</c> (a base URL; the file name is appended); the published URL.
+    /// A read-only default weights folder (a shared data set) is no error: a file there is used as it is, and a missing one is
+    /// downloaded into the user cache folder instead, which <paramref name="log"/> hears. An explicit <paramref name="directory"/>
+    /// that cannot be written fails in one line before the download.
     /// </summary>
     /// <exception cref="InvalidDataException">The SHA-256 does not match (a downloaded file is not kept; a hand-placed one is left for you to remove).</exception>
     /// <exception cref="IOException">The download failed (HTTP status, timeout, missing local mirror file).</exception>
@@ -50,12 +69,16 @@ internal static class WeightsStore
         Uri? mirror = null,
         IProgress<DownloadProgress>? progress = null,
         CancellationToken ct = default,
-        Checksum? mirrorChecksum = null)
+        Checksum? mirrorChecksum = null,
+        Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(w);
-        string target = PathFor(w, directory);
+        string target = Locate(w, directory);
+        if (!File.Exists(target) && directory is null
+            && CacheFolder.Writable(Path.GetDirectoryName(target)!, CacheFolderName, "weights", log) is { } writable)
+            target = Path.Combine(writable, w.FileName);
         Uri source = SourceFor(w, mirror);
-        using var downloader = new Downloader();
+        using var downloader = new Downloader { Log = log };
         // A mirror serving other bytes (a test mirror) is checked against the checksum its caller gives instead.
         var checksum = mirrorChecksum ?? (w.Sha256IsPrefix ? Checksum.Sha256Prefix(w.Sha256) : Checksum.Sha256(w.Sha256));
         return await downloader.EnsureFileAsync(source, target, [checksum], progress, ct);
