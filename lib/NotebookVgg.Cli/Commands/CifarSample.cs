@@ -40,9 +40,11 @@ internal static class CifarSample
         int perBatch = train.Length / Cifar10.TrainFileNames.Count;
 
         string target = Path.GetFullPath(archive);
-        using (var file = AtomicFile.Create(target))
+        string sha = "";
+        // One write path for every output: a full disk or a read-only folder is one line, and no temporary file stays behind.
+        AtomicFile.Write(target, "CIFAR-10 sample archive", stream =>
         {
-            using (var gzip = new GZipStream(file.Stream, CompressionLevel.SmallestSize, leaveOpen: true))
+            using (var gzip = new GZipStream(stream, CompressionLevel.SmallestSize, leaveOpen: true))
             using (var tar = new TarWriter(gzip, TarEntryFormat.Ustar, leaveOpen: true))
             {
                 tar.WriteEntry(Entry(TarEntryType.Directory, Cifar10.FolderName + "/", null));
@@ -53,11 +55,10 @@ internal static class CifarSample
                         Concat(train.AsSpan(b * perBatch, perBatch))));
                 tar.WriteEntry(Entry(TarEntryType.RegularFile, $"{Cifar10.FolderName}/{Cifar10.TestFileName}", Concat(test)));
             }
-            file.Stream.Position = 0;
-            string sha = Convert.ToHexStringLower(SHA256.HashData(file.Stream));
-            file.Commit();
-            return new Result(target, sha, trainPerClass, testPerClass);
-        }
+            stream.Position = 0;
+            sha = Convert.ToHexStringLower(SHA256.HashData(stream));
+        });
+        return new Result(target, sha, trainPerClass, testPerClass);
     }
 
     /// <summary>The first <paramref name="perClass"/> records of each class, in file order; fails naming the class that has fewer.</summary>

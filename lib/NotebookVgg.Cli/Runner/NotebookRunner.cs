@@ -219,19 +219,10 @@ internal sealed class NotebookRunner(NotebookRunOptions options)
     {
         foreach (string folder in notebookPaths.Select(p => Path.GetDirectoryName(OutputPathFor(p))!).Distinct(StringComparer.Ordinal))
         {
-            try
-            {
-                Directory.CreateDirectory(folder);
-                // A probe under a name nothing else uses, removed when closed: creating a file is what each save does.
-                string probe = Path.Combine(folder, $".nvgg-run-{Environment.ProcessId}-{Guid.NewGuid():N}.probe");
-                using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
-                {
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new IOException($"cannot write executed notebooks to {folder}: {e.Message.TrimEnd('.')} (choose another folder with --output)", e);
-            }
+            // Creating a file is what each save does: OutputCheck tries exactly that (a probe file, removed at once).
+            if (!OutputCheck.CanWrite(folder, out var error))
+                throw new WriteFailedException(folder, WriteFailure.Classify(error!) ?? WriteProblem.Other,
+                    $"cannot write executed notebooks to {folder}: {WriteFailure.What(error!)} (choose another folder with --output)", inner: error);
         }
     }
 
@@ -338,14 +329,14 @@ internal sealed class NotebookRunner(NotebookRunOptions options)
         if (!options.HtmlReport)
             return result;
         result = result with { ReportPath = ReportPathFor(document.Path) };
-        AtomicFile.WriteAllText(result.ReportPath!, HtmlReport.Render(document, result));
+        AtomicFile.WriteAllText(result.ReportPath!, HtmlReport.Render(document, result), "report");
         return result;
     }
 
     private void Save(NotebookRunState state, DateTimeOffset started, TimeSpan elapsed, string outputPath, IReadOnlyList<CellResult> results, bool finished)
     {
         RecordRun(state, started, finished ? elapsed : null, outputPath, results);
-        AtomicFile.WriteAllText(outputPath, state.Document.ToJson());
+        AtomicFile.WriteAllText(outputPath, state.Document.ToJson(), "executed notebook");
     }
 
     /// <summary>

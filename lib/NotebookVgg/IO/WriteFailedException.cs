@@ -101,6 +101,16 @@ internal static class WriteFailure
             bytesNeeded, problem == WriteProblem.DiskFull ? free : null, error);
     }
 
+    /// <summary>What <paramref name="error"/> means for a folder, in a few words: "it is on a read-only file system", "the disk is full".</summary>
+    public static string What(Exception error) => Classify(error) switch
+    {
+        WriteProblem.DiskFull => "the disk is full",
+        WriteProblem.ReadOnly => "it is on a read-only file system",
+        WriteProblem.PermissionDenied => "this user may not write there",
+        WriteProblem.InUse => "another process is writing there",
+        _ => FirstLine(error.Message),
+    };
+
     /// <summary>The exception for too little space, found before anything was written.</summary>
     public static WriteFailedException NotEnoughSpace(string path, string what, long bytesNeeded, long bytesFree, string? advice = null) =>
         new(path, WriteProblem.DiskFull,

@@ -48,6 +48,34 @@ public sealed class EnvironmentFaultCommandTests : IDisposable
     }
 
     [Fact]
+    public void Run_IntoAReadOnlyFolder_FailsBeforeAnyCell_InOneLine()
+    {
+        string notebook = TestNotebooks.CopyTo(_dir, "parameters.ipynb");
+        using var folder = FaultyFolder.ReadOnly();
+
+        var run = Nvgg.Run(_dir.Path, "run", notebook, "--output", folder.Path, "--html");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal($"nvgg: error: cannot write executed notebooks to {folder.Path}: it is on a read-only file system (choose another folder with --output)",
+            ErrorLine(run.Stderr));
+        Assert.DoesNotContain("parameters.ipynb", run.Stdout, StringComparison.Ordinal); // no notebook started
+    }
+
+    [Fact]
+    public void Run_OntoAFullDisk_StopsInOneLineNamingTheExecutedCopy_AndLeavesNoTemporary()
+    {
+        string notebook = TestNotebooks.CopyTo(_dir, "parameters.ipynb");
+        using var disk = FaultyFolder.FullDisk(4096); // takes the folder check's empty probe file, not the executed copy
+
+        var run = Nvgg.Run(_dir.Path, "run", notebook, "--output", disk.Path, "--html");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.StartsWith($"nvgg: error: {disk.Combine("parameters.executed.ipynb")}: cannot write the executed notebook: the disk is full: ",
+            ErrorLine(run.Stderr), StringComparison.Ordinal);
+        Assert.Empty(disk.Entries());
+    }
+
+    [Fact]
     public void AnExtractionKilledMidway_LeavesNothingTheNextOneTripsOver()
     {
         string data = _dir.Combine("data");

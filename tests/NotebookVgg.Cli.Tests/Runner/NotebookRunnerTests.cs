@@ -253,7 +253,7 @@ public class NotebookRunnerTests
         File.WriteAllText(temp.Combine("a-file"), "");
         var runner = new NotebookRunner(new NotebookRunOptions { OutputDirectory = temp.Combine("a-file", "out") });
 
-        var ex = Assert.Throws<IOException>(() => runner.CheckOutputsWritable([notebook]));
+        var ex = Assert.Throws<NotebookVgg.IO.WriteFailedException>(() => runner.CheckOutputsWritable([notebook]));
 
         Assert.StartsWith($"cannot write executed notebooks to {temp.Combine("a-file", "out")}: ", ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("\n", ex.Message, StringComparison.Ordinal);
