@@ -84,20 +84,34 @@ public static class Cifar10
             throw new IOException($"{existing}: holds synthetic data, not CIFAR-10; remove it (or use another data folder) to download CIFAR-10");
         if (Directory.Exists(existing))
             return root; // present: a read-only data folder is fine
-        using var writing = await Task.Run(() => BeginWriting(root, existing, log, ct), ct).ConfigureAwait(false);
-        if (Directory.Exists(existing))
-            return root; // another process downloaded it while this one waited
-        Uri source = mirror ?? new Uri(Url);
-        if (source.AbsolutePath.EndsWith('/'))
-            source = new Uri(source, ArchiveFileName);
-        using var downloader = new Downloader { Log = log };
-        string archive = await downloader.EnsureFileAsync(
-            source, Path.Combine(root, ArchiveFileName), [checksum ?? Checksum.Md5(Md5)], progress, ct);
-        // Verified above: by the official MD5, or by the checksum the caller gave for a mirror's bytes.
-        string label = checksum is null ? SourceNameOfficial
-            : IsSample(archive) ? SourceNameSample
-            : $"{SourceNameOfficial} (mirror archive, checked against the checksum given)";
-        return await ExtractAsync(archive, root, label, ct, log);
+        string? firstCreated = Downloader.FirstMissingFolder(root);
+        var writing = await Task.Run(() => BeginWriting(root, existing, log, ct), ct).ConfigureAwait(false);
+        try
+        {
+            if (Directory.Exists(existing))
+                return root; // another process downloaded it while this one waited
+            Uri source = mirror ?? new Uri(Url);
+            if (source.AbsolutePath.EndsWith('/'))
+                source = new Uri(source, ArchiveFileName);
+            using var downloader = new Downloader { Log = log };
+            string archive = await downloader.EnsureFileAsync(
+                source, Path.Combine(root, ArchiveFileName), [checksum ?? Checksum.Md5(Md5)], progress, ct);
+            // Verified above: by the official MD5, or by the checksum the caller gave for a mirror's bytes.
+            string label = checksum is null ? SourceNameOfficial
+                : IsSample(archive) ? SourceNameSample
+                : $"{SourceNameOfficial} (mirror archive, checked against the checksum given)";
+            return await ExtractIntoAsync(archive, root, label, ct, log, lockHeld: true);
+        }
+        catch
+        {
+            writing.Dispose(); // its lock file goes first: a failed download leaves no folder it created
+            Downloader.RemoveEmptyFolders(root, firstCreated);
+            throw;
+        }
+        finally
+        {
+            writing.Dispose();
+        }
     }
 
     /// <summary>
@@ -109,8 +123,13 @@ public static class Cifar10
     /// Two processes writing the same data folder take turns (<paramref name="log"/> hears that one waits); a full disk or a
     /// read-only folder fails in one line (<see cref="WriteFailedException"/>), leaving nothing behind.
     /// </summary>
-    public static async Task<string> ExtractAsync(string archive, string dataDir, string? sourceName = null, CancellationToken ct = default,
-        Action<string>? log = null)
+    public static Task<string> ExtractAsync(string archive, string dataDir, string? sourceName = null, CancellationToken ct = default,
+        Action<string>? log = null) =>
+        ExtractIntoAsync(archive, dataDir, sourceName, ct, log, lockHeld: false);
+
+    /// <summary><see cref="ExtractAsync"/>; <paramref name="lockHeld"/>: the caller holds the folder's lock (<see cref="BeginWriting"/>) already.</summary>
+    private static async Task<string> ExtractIntoAsync(string archive, string dataDir, string? sourceName, CancellationToken ct,
+        Action<string>? log, bool lockHeld)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(archive);
         string root = Path.GetFullPath(dataDir);
@@ -125,7 +144,7 @@ public static class Cifar10
         bool createdRoot = !Directory.Exists(root);
         string temporary = Path.Combine(root, $".extract-{Guid.NewGuid():N}");
         bool done = false;
-        var writing = await Task.Run(() => BeginWriting(root, target, log, ct), ct).ConfigureAwait(false);
+        var writing = lockHeld ? null : await Task.Run(() => BeginWriting(root, target, log, ct), ct).ConfigureAwait(false);
         try
         {
             if (Directory.Exists(target))
@@ -151,7 +170,7 @@ public static class Cifar10
         {
             if (Directory.Exists(temporary))
                 Directory.Delete(temporary, recursive: true);
-            writing.Dispose(); // removes the lock file: the folder may be empty again now
+            writing?.Dispose(); // removes the lock file: the folder may be empty again now
             if (!done && createdRoot && Directory.Exists(root) && !Directory.EnumerateFileSystemEntries(root).Any())
                 Directory.Delete(root); // a failed extraction leaves no empty data folder behind
         }

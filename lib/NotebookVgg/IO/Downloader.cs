@@ -191,7 +191,7 @@ internal sealed class Downloader : IDisposable
     }
 
     /// <summary>The outermost folder on the way to <paramref name="folder"/> that does not exist yet, if any.</summary>
-    private static string? FirstMissingFolder(string folder)
+    internal static string? FirstMissingFolder(string folder)
     {
         string? missing = null;
         for (string? f = folder; f is not null && !Directory.Exists(f); f = Path.GetDirectoryName(f))
@@ -200,7 +200,7 @@ internal sealed class Downloader : IDisposable
     }
 
     /// <summary>Removes the folders this download created, innermost first, as long as they are empty.</summary>
-    private static void RemoveEmptyFolders(string folder, string? firstCreated)
+    internal static void RemoveEmptyFolders(string folder, string? firstCreated)
     {
         if (firstCreated is null)
             return;
