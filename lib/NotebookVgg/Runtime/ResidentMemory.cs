@@ -18,7 +18,7 @@ internal static class ResidentMemory
     /// <summary>Current resident set size in MiB; null where unknown.</summary>
     public static double? CurrentMegabytes() => ReadKilobytes("VmRSS:") is { } kb ? kb / 1024.0 : null;
 
-    /// <summary>Resets the peak to the current resident size. False where the kernel does not allow it (the peak then stays the process's).</summary>
+    /// <summary>Resets the peak to the current resident size. False where the kernel does not allow it or ignores it (the peak then stays the process's).</summary>
     public static bool TryResetPeak()
     {
         if (!OperatingSystem.IsLinux())
@@ -26,7 +26,8 @@ internal static class ResidentMemory
         try
         {
             File.WriteAllText(ClearRefsFile, "5");
-            return true;
+            // Some sandboxes accept the write and ignore it: the reset counts only if the peak is now near the current size.
+            return PeakMegabytes() is { } peak && CurrentMegabytes() is { } current && peak <= current + 16;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -54,15 +54,19 @@ public class BenchmarkTests
 
         var bench = new Benchmark(1, 0);
         bench.BeginCase();
-        double before = ResidentMemory.PeakMegabytes()!.Value;
+        double before = ResidentMemory.PeakMegabytes()!.Value, residentBefore = ResidentMemory.CurrentMegabytes()!.Value;
+        // Where the kernel refuses the reset (a CI sandbox did), the peak is the process's: the block must then rise
+        // above the highest the process has been so far, not just 64 MiB above what is resident now.
+        int megabytes = 64 + (bench.PeakIsPerCase ? 0 : (int)Math.Ceiling(Math.Max(0, before - residentBefore)));
         var m = bench.Measure(() =>
         {
-            var block = new byte[64 << 20];
+            var block = new byte[(long)megabytes << 20];
             Array.Fill(block, (byte)1); // touch every page so it becomes resident
             GC.KeepAlive(block);
         });
 
-        Assert.True(m.PeakResidentMb >= before + 50, $"peak {m.PeakResidentMb} MiB after a 64 MiB allocation; {before} MiB before");
+        Assert.True(m.PeakResidentMb >= before + 50,
+            $"peak {m.PeakResidentMb} MiB after a {megabytes} MiB allocation; {before} MiB before, {residentBefore} MiB resident (reset worked: {bench.PeakIsPerCase})");
         if (bench.PeakIsPerCase)
         {
             // A reset makes the peak the current resident size. (Whether the 64 MiB left the process depends on the GC and
