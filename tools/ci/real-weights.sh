@@ -3,7 +3,7 @@
 # 127.0.0.1 mirror (RealWeightsScriptTests serves generated files with their own checksums):
 #   tools/ci/real-weights.sh --out DIR [--data DIR] [--weights-dir DIR] [--limit-train N] [--limit-test N]
 #                            [--data-mirror URL --data-sha256 HEX] [--weights-mirror URL --weights-sha256 HEX]
-#                            [--notebook-parameter NAME=VALUE]...   (more -p for notebook 04, e.g. a test's finetuneEpochs=0)
+#                            [--notebook-parameter NAME=VALUE]...   (more -p for notebook 04, e.g. a test's finetune_epochs=0)
 # 1. CIFAR-10 (official MD5) and torchvision's VGG19 ImageNet weights (published SHA-256) with nvgg's own commands;
 #    a mirror's files are checked against the checksums given instead.
 # 2. The cpu profile's nvgg train at a reduced scale (--limit-train/--limit-test, default 5,000 / 2,000 images), then

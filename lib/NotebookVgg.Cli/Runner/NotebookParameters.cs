@@ -17,13 +17,18 @@ internal enum ParameterType
 }
 
 /// <summary>
-/// A variable declared in the cell tagged <c>parameters</c>; <see cref="Type"/> is null when it is none of the supported types.
+/// A variable declared in the cell tagged <c>parameters</c>. <see cref="Name"/> is the parameter's one name: the name given to
+/// <c>NotebookParameter.Get(NAME, fallback)</c> where the initializer is such a call (<c>features_size</c>), which is also the
+/// name of its environment variable and of <c>-p</c>; else the C# variable's name. <see cref="Variable"/> is the C# variable
+/// the injected cell assigns (<c>featuresSize</c>). <see cref="Type"/> is null when it is none of the supported types.
 /// <see cref="Default"/> is the initializer's value where it is a literal (or <c>NotebookParameter.Get(NAME, literal)</c>'s
 /// fallback), else null; <see cref="DefaultSource"/> is the initializer as written; <see cref="EnvironmentVariable"/> the
 /// variable that overrides it (<c>NotebookParameter.Get</c>), if any; <see cref="Help"/> the comment at the end of its line.
 /// </summary>
 internal sealed record ParameterDeclaration(string Name, ParameterType? Type, string DeclaredType)
 {
+    public string Variable { get; init; } = Name;
+
     public object? Default { get; init; }
 
     public string DefaultSource { get; init; } = "";
@@ -33,8 +38,11 @@ internal sealed record ParameterDeclaration(string Name, ParameterType? Type, st
     public string Help { get; init; } = "";
 }
 
-/// <summary>A command-line value bound to a declared parameter: the typed value and the C# literal that assigns it.</summary>
-internal sealed record BoundParameter(string Name, ParameterType Type, object Value, string Literal);
+/// <summary>A command-line value bound to a declared parameter: the typed value and the C# literal that assigns it to <see cref="Variable"/>.</summary>
+internal sealed record BoundParameter(string Name, ParameterType Type, object Value, string Literal)
+{
+    public string Variable { get; init; } = Name;
+}
 
 /// <summary>Thrown when -p values do not fit the notebook's parameters; the message is the one line shown to the user.</summary>
 internal sealed class NotebookParameterException(string message) : Exception(message);
@@ -68,13 +76,14 @@ internal static class NotebookParameters
             foreach (var variable in declaration.Variables)
             {
                 var initializer = variable.Initializer?.Value;
-                var (fallback, variableName) = EnvironmentFallback(initializer);
+                var (fallback, parameterName) = EnvironmentFallback(initializer);
                 var type = InferType(declaration.Type, fallback ?? initializer);
-                declarations.Add(new ParameterDeclaration(variable.Identifier.ValueText, type, declaration.Type.ToString())
+                declarations.Add(new ParameterDeclaration(parameterName ?? variable.Identifier.ValueText, type, declaration.Type.ToString())
                 {
+                    Variable = variable.Identifier.ValueText,
                     Default = LiteralValue(fallback ?? initializer),
                     DefaultSource = initializer?.ToString() ?? "",
-                    EnvironmentVariable = variableName,
+                    EnvironmentVariable = parameterName is null ? null : VariableFor(parameterName),
                     Help = help,
                 });
             }
@@ -101,6 +110,10 @@ internal static class NotebookParameters
             {
                 if (skipUndeclared)
                     continue;
+                // One name per parameter: the C# variable's name is not a second spelling, but say which name it has.
+                if (declarations.LastOrDefault(d => d.Variable == name && d.Name != name) is { } spelled)
+                    throw new NotebookParameterException(
+                        $"{notebookName}: unknown parameter '{name}': the parameter of variable {name} is called '{spelled.Name}' (-p {spelled.Name} VALUE, or {spelled.EnvironmentVariable})");
                 string known = byName.Count == 0 ? "it declares none" : "it declares " + string.Join(", ", byName.Keys);
                 throw new NotebookParameterException($"{notebookName}: unknown parameter '{name}' ({known})");
             }
@@ -108,7 +121,7 @@ internal static class NotebookParameters
                 throw new NotebookParameterException(
                     $"{notebookName}: parameter '{name}' is declared as '{declaration.DeclaredType}'; only string, int, long, double and bool (or var with such a literal) can be set with -p");
             bound.RemoveAll(b => b.Name == name); // the last -p for a name wins, as in papermill
-            bound.Add(Parse(name, type, text, notebookName));
+            bound.Add(Parse(name, type, text, notebookName) with { Variable = declaration.Variable });
         }
         return bound;
     }
@@ -118,7 +131,7 @@ internal static class NotebookParameters
     {
         var source = new StringBuilder("// Parameters injected by nvgg run\n");
         foreach (var p in parameters)
-            source.Append(p.Name).Append(" = ").Append(p.Literal).Append(";\n");
+            source.Append(p.Variable).Append(" = ").Append(p.Literal).Append(";\n");
         return source.ToString().TrimEnd('\n');
     }
 
@@ -183,15 +196,18 @@ internal static class NotebookParameters
         }
     }
 
-    // NotebookParameter.Get("name", fallback): the fallback literal is the default, NOTEBOOKVGG_NAME overrides it.
-    private static (ExpressionSyntax? Fallback, string? Variable) EnvironmentFallback(ExpressionSyntax? initializer)
+    /// <summary>The environment variable of parameter <paramref name="name"/>, as NotebookParameter.VariableFor names it.</summary>
+    public static string VariableFor(string name) => NotebookVgg.Notebooks.NotebookParameter.VariableFor(name);
+
+    // NotebookParameter.Get("name", fallback): the fallback literal is the default, "name" the parameter's name.
+    private static (ExpressionSyntax? Fallback, string? Name) EnvironmentFallback(ExpressionSyntax? initializer)
     {
         if (initializer is not InvocationExpressionSyntax { ArgumentList.Arguments: { Count: 2 } args } call
             || call.Expression is not MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Get" } access
             || access.Expression.ToString().Split('.')[^1] != "NotebookParameter"
             || args[0].Expression is not LiteralExpressionSyntax { Token.Value: string name })
             return (null, null);
-        return (args[1].Expression, "NOTEBOOKVGG_" + name.ToUpperInvariant());
+        return (args[1].Expression, name);
     }
 
     private static object? LiteralValue(ExpressionSyntax? expression) => expression switch

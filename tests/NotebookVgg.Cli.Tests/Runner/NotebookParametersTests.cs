@@ -49,7 +49,10 @@ public class NotebookParametersTests
 
         Assert.Equal(("auto", "NOTEBOOKVGG_PROFILE", "auto | smoke | cpu", ParameterType.String),
             (declarations["profile"].Default, declarations["profile"].EnvironmentVariable, declarations["profile"].Help, declarations["profile"].Type));
-        Assert.Equal((32, "NOTEBOOKVGG_FEATURES_SIZE"), (declarations["featuresSize"].Default, declarations["featuresSize"].EnvironmentVariable));
+        // One name per parameter: the name given to NotebookParameter.Get, not the C# variable's.
+        Assert.DoesNotContain("featuresSize", declarations.Keys);
+        Assert.Equal((32, "NOTEBOOKVGG_FEATURES_SIZE", "featuresSize"),
+            (declarations["features_size"].Default, declarations["features_size"].EnvironmentVariable, declarations["features_size"].Variable));
         Assert.Equal(-0.5, declarations["lr"].Default);
         Assert.Equal((3, null, "passes over the data"), (declarations["epochs"].Default, declarations["epochs"].EnvironmentVariable, declarations["epochs"].Help));
         Assert.Equal((null, "DateTime.Now"), (declarations["started"].Default, declarations["started"].DefaultSource));
@@ -84,6 +87,19 @@ public class NotebookParametersTests
         Assert.Contains("profile = \"say \\\"hi\\\"\\\\\\n\";", script, StringComparison.Ordinal);
         Assert.Contains("lr = 0.00025d;", script, StringComparison.Ordinal);
         Assert.Contains("seed = -7L;", script, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bind_AParameterReadFromTheEnvironment_IsSetByItsOneName_AndTheInjectedCellAssignsItsVariable()
+    {
+        var declarations = NotebookParameters.ReadDeclarations("""int featuresSize = NotebookParameter.Get("features_size", 32);""");
+
+        var bound = Assert.Single(NotebookParameters.Bind(declarations, [P("features_size", "64")], "nb.ipynb"));
+        Assert.Equal(("features_size", "featuresSize", 64), (bound.Name, bound.Variable, bound.Value));
+        Assert.Equal("// Parameters injected by nvgg run\nfeaturesSize = 64;", NotebookParameters.InjectedCellSource([bound]));
+
+        var ex = Assert.Throws<NotebookParameterException>(() => NotebookParameters.Bind(declarations, [P("featuresSize", "64")], "nb.ipynb"));
+        Assert.Equal("nb.ipynb: unknown parameter 'featuresSize': the parameter of variable featuresSize is called 'features_size' (-p features_size VALUE, or NOTEBOOKVGG_FEATURES_SIZE)", ex.Message);
     }
 
     [Fact]

@@ -55,7 +55,7 @@ public sealed class RealWeightsScriptTests : IDisposable
              "--weights-mirror", mirror.Url("/weights/").ToString(), "--weights-sha256", Convert.ToHexStringLower(SHA256.HashData(weightsBytes)),
              "--limit-train", "50", "--limit-test", "20",
              // Notebook 04 at scale tiny still fine-tunes all of VGG19 and runs its hand-written loop: skipped or cut short here.
-             "--notebook-parameter", "finetuneEpochs=0", "--notebook-parameter", "loopSteps=1"],
+             "--notebook-parameter", "finetune_epochs=0", "--notebook-parameter", "loop_steps=1"],
             TimeSpan.FromMinutes(20), new Dictionary<string, string> { ["GITHUB_STEP_SUMMARY"] = stepSummary });
         Assert.True(run.ExitCode == 0, run.Stdout[^Math.Min(run.Stdout.Length, 4000)..] + run.Stderr[^Math.Min(run.Stderr.Length, 4000)..]);
 
