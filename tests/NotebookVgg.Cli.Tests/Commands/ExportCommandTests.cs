@@ -1,15 +1,18 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using NotebookVgg.Cli.Runner;
 using NotebookVgg.Cli.Tests.TestSupport;
 using NotebookVgg.Tests.TestSupport;
+using static NotebookVgg.Cli.Tests.TestSupport.TestNotebooks;
 
 namespace NotebookVgg.Cli.Tests.Commands;
 
 /// <summary>
 /// nvgg export --to cs: a notebook as a .NET 10 file-based app, the path that needs no notebook kernel (issue 25).
 /// </summary>
-public class ExportCommandTests
+public partial class ExportCommandTests
 {
     [Fact]
     public void Export_ScriptOnlyConstructs_BecomeOneProgramThatCompiles()
@@ -63,6 +66,73 @@ public class ExportCommandTests
         Assert.Equal("nvgg: error: fsharp.ipynb: cell 1 runs in the 'fsharp' kernel; only C# cells can be exported", run.Stderr.Trim());
         Assert.Equal(["fsharp.ipynb"], temp.Files());
     }
+
+    /// <summary>
+    /// All five notebooks exported and run with <c>dotnet run</c> under the smoke profile: each app runs, and every line the
+    /// notebook printed (its output streams and text results, under nvgg run with the same seed) is printed by the app too,
+    /// in the same order — figures equal, times and paths aside.
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Notebooks")]
+    [Trait("Category", "Slow")]
+    public void Export_TheFiveNotebooks_RunWithDotnetRunUnderSmoke_AndPrintTheNotebooksFigures()
+    {
+        string sample = RepoFiles.SampleArchive; // fails loudly when missing
+        // Inside the repository (artifacts/ is ignored): the apps build with its Directory.*.props, as apps beside the notebooks do.
+        string work = RepoFiles.Path("artifacts", "export-test-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(work);
+        try
+        {
+            var environment = new Dictionary<string, string> { ["NOTEBOOKVGG_PROFILE"] = "smoke", ["NOTEBOOKVGG_SAMPLE"] = sample };
+            var export = Nvgg.Run(RepoFiles.Path(), "export", "notebooks", "--to", "cs", "--output", Path.Combine(work, "apps"));
+            Assert.True(export.ExitCode == 0, export.Stdout + export.Stderr);
+            var notebooks = Nvgg.RunWith(RepoFiles.Path(), new Dictionary<string, string>(environment) { ["NOTEBOOKVGG_DATA"] = Path.Combine(work, "data-notebooks") },
+                TimeSpan.FromMinutes(40), "run", "notebooks", "--output", Path.Combine(work, "executed"), "--timeout", "900");
+            Assert.True(notebooks.ExitCode == 0, notebooks.Stdout + notebooks.Stderr);
+
+            foreach (string name in Directory.GetFiles(RepoFiles.Path("notebooks"), "0*.ipynb").Select(f => Path.GetFileNameWithoutExtension(f)!).Order(StringComparer.Ordinal))
+            {
+                var app = DotnetRun(Path.Combine(work, "apps", name + ".cs"), Path.Combine(work, "artifacts", name),
+                    new Dictionary<string, string>(environment) { ["NOTEBOOKVGG_DATA"] = Path.Combine(work, "data-apps") });
+                Assert.True(app.ExitCode == 0, $"dotnet run {name}.cs failed:\n{app.Stdout}\n{app.Stderr}");
+                Assert.True(File.Exists(Path.Combine(work, "apps", name + ".app.html")), $"{name}.app.html missing");
+                var printed = app.Stdout.Split('\n').Select(Masked).ToList();
+                int at = 0;
+                foreach (string line in PrintedLines(ReadJson(Path.Combine(work, "executed", name + ".executed.ipynb"))).Select(Masked))
+                {
+                    int found = printed.FindIndex(at, l => l == line);
+                    Assert.True(found >= 0, $"{name}: the notebook printed\n  {line}\nand the app did not (after its line {at}):\n{app.Stdout}");
+                    at = found + 1;
+                }
+            }
+        }
+        finally
+        {
+            try { Directory.Delete(work, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    // What a notebook printed: its output streams and its text results (a cell's string value), line by line.
+    private static IEnumerable<string> PrintedLines(JsonObject executed) =>
+        Cells(executed).OfType<JsonObject>().Where(c => (string?)c["cell_type"] == "code")
+            .SelectMany(c => ((JsonArray)c["outputs"]!).OfType<JsonObject>())
+            .Select(o => (string?)o["output_type"] == "stream" && (string?)o["name"] == "stdout" ? Text(o["text"])
+                : o["data"] is JsonObject data && data.Count == 1 && data["text/plain"] is { } plain ? Text(plain) : "")
+            .SelectMany(t => t.Split('\n'))
+            .Where(l => l.Trim().Length > 0);
+
+    // Times, rates and paths differ from run to run; figures do not.
+    private static string Masked(string line) =>
+        Volatile().Replace(Paths().Replace(line.TrimEnd('\r'), "PATH"), "#");
+
+    [GeneratedRegex(@"\d[\d,]*(\.\d+)?\s?(ms|s|min|images/s|MB|GB)\b")]
+    private static partial Regex Volatile();
+
+    [GeneratedRegex(@"(/[\w.\-]+){2,}")]
+    private static partial Regex Paths();
+
+    private static ExternalProcess.Result DotnetRun(string app, string artifacts, Dictionary<string, string> environment) =>
+        ExternalProcess.Run("dotnet", ["run", "-c", "Release", "--artifacts-path", artifacts, app], TimeSpan.FromMinutes(15), environment);
 
     private static IEnumerable<MetadataReference> References() =>
         ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
