@@ -28,6 +28,9 @@ public sealed record PrecisionChoice(Precision Requested, bool Bf16, string Reas
     /// <summary>"bf16" or "fp32".</summary>
     public string Name => Bf16 ? "bf16" : "fp32";
 
+    /// <summary>What the network computes in: <see cref="Precision.Bf16"/> or <see cref="Precision.Fp32"/> (never auto).</summary>
+    public Precision Used => Bf16 ? Precision.Bf16 : Precision.Fp32;
+
     /// <summary>fp32 because it was asked for.</summary>
     public static PrecisionChoice Fp32 { get; } = new(Precision.Fp32, false, "fp32 asked for");
 

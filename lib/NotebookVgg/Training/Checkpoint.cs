@@ -8,27 +8,6 @@ using static TorchSharp.torch;
 
 namespace NotebookVgg.Training;
 
-/// <summary>
-/// What a checkpoint says about its model, enough to rebuild it for evaluation and prediction:
-/// the architecture, where the frozen pretrained part comes from (features mode stores only the head),
-/// the input size and normalization, and the class names.
-/// </summary>
-public sealed record ModelDescription(
-    string Architecture,
-    TrainingMode Mode,
-    string? FeatureCut,
-    int NumClasses,
-    string[] ClassNames,
-    int ImageSize,
-    string Interpolation,
-    float[] Mean,
-    float[] Std,
-    string? WeightsName,
-    string? WeightsPath,
-    string? WeightsSha256,
-    string DataName,
-    string Precision = "fp32");
-
 /// <summary>Everything besides the tensors that a resumed run needs.</summary>
 internal sealed record CheckpointState(
     int EpochsCompleted,
@@ -192,6 +171,11 @@ internal static class Checkpoint
             Validate(state, path);
             return state;
         }
+        catch (JsonException ex) when (InvalidJsonValueException.In(ex) is { } bad)
+        {
+            // A value its type does not know ("sideways" for an interpolation): named like every other invalid field.
+            throw new InvalidDataException($"{path}: {StateEntry}: {bad.Field} {bad.Value} is invalid ({bad.Expected})", ex);
+        }
         catch (JsonException ex)
         {
             throw new InvalidDataException($"{path}: {StateEntry} is corrupt: {ex.Message}", ex);
@@ -227,12 +211,8 @@ internal static class Checkpoint
             Fail("model.mean", d.Mean is null ? null : $"[{string.Join(", ", d.Mean)}]", "three finite numbers");
         if (d.Std is not { Length: 3 } || d.Std.Any(v => !float.IsFinite(v) || v <= 0))
             Fail("model.std", d.Std is null ? null : $"[{string.Join(", ", d.Std)}]", "three positive numbers");
-        if (!Enum.TryParse<Data.Interpolation>(d.Interpolation, ignoreCase: true, out _))
-            Fail("model.interpolation", d.Interpolation, "nearest, bilinear or bicubic");
-        if (d.Precision is not ("fp32" or "bf16"))
-            Fail("model.precision", d.Precision, "fp32 or bf16");
-        if (d.Mode == TrainingMode.Features && d.FeatureCut is not ("fc7" or "pool5" or "avgpool"))
-            Fail("model.featureCut", d.FeatureCut, "fc7 or pool5 in features mode");
+        if (d.Mode == TrainingMode.Features && d.FeatureCut is null)
+            Fail("model.featureCut", null, "fc7 or pool5 in features mode");
     }
 
     /// <summary>TorchSharp's readers seek; zip entry streams cannot, so each entry is read into memory first (once).</summary>

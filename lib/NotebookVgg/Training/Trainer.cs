@@ -250,8 +250,6 @@ public sealed class Trainer
     /// A resumed run must be the same model trained from the same weights: a changed architecture, weights file, cut,
     /// mode or input size would continue the old checkpoint under a new label. Names the first setting that differs.
     /// </summary>
-    private static FeatureCut? CutOf(ModelDescription d) => d.FeatureCut is null ? null : TransferSettings.ParseCut(d.FeatureCut);
-
     private static void EnsureSameModel(ModelDescription? saved, ModelDescription? now, string path)
     {
         if (saved is null || now is null)
@@ -259,10 +257,10 @@ public sealed class Trainer
         (string Name, object? Saved, object? Now)[] fields =
         [
             ("architecture", saved.Architecture, now.Architecture), ("mode", saved.Mode, now.Mode),
-            ("feature cut", CutOf(saved), CutOf(now)), ("image size", saved.ImageSize, now.ImageSize),
-            ("interpolation", saved.Interpolation, now.Interpolation), ("weights file", saved.WeightsPath, now.WeightsPath),
+            ("feature cut", saved.FeatureCut, now.FeatureCut), ("image size", saved.ImageSize, now.ImageSize),
+            ("interpolation", Lower(saved.Interpolation), Lower(now.Interpolation)), ("weights file", saved.WeightsPath, now.WeightsPath),
             ("weights SHA-256", saved.WeightsSha256, now.WeightsSha256), ("classes", saved.NumClasses, now.NumClasses),
-            ("precision", saved.Precision, now.Precision),
+            ("precision", Lower(saved.Precision), Lower(now.Precision)),
         ];
         foreach (var (name, was, isNow) in fields)
         {
@@ -272,6 +270,8 @@ public sealed class Trainer
                     "resume with the same settings, or start a new checkpoint");
         }
     }
+
+    private static string Lower(Enum value) => value.ToString().ToLowerInvariant(); // as checkpoints write it
 
     private static TimeSpan? Remaining(TimeSpan elapsed, int epochsDone, int epochsLeft) =>
         epochsDone <= 0 ? null : TimeSpan.FromTicks(elapsed.Ticks / epochsDone * epochsLeft);

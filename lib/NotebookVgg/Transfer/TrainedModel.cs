@@ -32,7 +32,7 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
         _head = head;
         Description = description;
         _preprocessing = new Preprocessing(description.Mean, description.Std, description.ImageSize, description.ImageSize);
-        _interpolation = TransferSettings.ParseInterpolation(description.Interpolation);
+        _interpolation = description.Interpolation;
         register_module("vgg", vgg);
         if (head is not null)
             register_module("head", head);
@@ -60,7 +60,7 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
         TrainedModel model;
         if (d.Mode == TrainingMode.Features)
         {
-            var cut = TransferSettings.ParseCut(d.FeatureCut ?? "fc7");
+            var cut = d.FeatureCut ?? FeatureCut.Fc7;
             using var example = cut == FeatureCut.Fc7 ? zeros(1, 4096) : zeros(1, 512, 1, 1);
             var head = FeatureHead.Create(cut, example, d.NumClasses);
             Checkpoint.Load(checkpointPath, head);
@@ -85,7 +85,7 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
         // The precision the model was trained in (features computed, or fine-tuned, in bf16): the same numbers again.
         // A features-mode head was trained in fp32 on fp32 copies of the features, so it runs outside autocast.
         Tensor output;
-        using (Description.Precision == "bf16" && x.device_type == DeviceType.CPU ? CpuSpeed.Autocast() : null)
+        using (Description.Precision == Precision.Bf16 && x.device_type == DeviceType.CPU ? CpuSpeed.Autocast() : null)
         {
             output = (_head is null ? _vgg.call(x) : FrozenFeatures(x)).to_type(ScalarType.Float32);
         }
@@ -99,7 +99,7 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
 
     /// <summary>Features mode: the frozen network's output at the checkpoint's cut, what the head was trained on.</summary>
     private Tensor FrozenFeatures(Tensor x) =>
-        Description.FeatureCut == "fc7" ? _vgg.ExtractFeatures(x, FeatureCut.Fc7) : _vgg.features.call(x);
+        Description.FeatureCut == FeatureCut.Fc7 ? _vgg.ExtractFeatures(x, FeatureCut.Fc7) : _vgg.features.call(x);
 
     /// <summary>
     /// Grad-CAM (see <see cref="Inspection.GradCam"/>) for uint8 N×3×32×32 images, prepared as in training: for each image
@@ -121,7 +121,7 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
     {
         if (_head is null)
             return _vgg.classifier.call(_vgg.avgpool.call(pool5).flatten(1));
-        if (Description.FeatureCut != "fc7")
+        if (Description.FeatureCut != FeatureCut.Fc7)
             return _head.call(pool5);
         var fc7 = _vgg.avgpool.call(pool5).flatten(1);
         for (int i = 0; i <= 4; i++) // fc6, ReLU, dropout, fc7, ReLU: what Vgg.ExtractFeatures(Fc7) computes
@@ -140,7 +140,7 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
             return _vgg.FirstNonFiniteLayer(x);
         var features = FrozenFeatures(x);
         if (!features.isfinite().all().item<bool>())
-            return _vgg.FirstNonFiniteLayer(x) ?? $"the frozen network up to {Description.FeatureCut}";
+            return _vgg.FirstNonFiniteLayer(x) ?? $"the frozen network up to {Description.FeatureCut.ToString()!.ToLowerInvariant()}";
         return _head.call(features).isfinite().all().item<bool>() ? null : "head";
     }
 

@@ -170,7 +170,7 @@ public sealed class TransferLearning
         using var disposeTrain = trainFeatures;
         using var disposeValidation = validationFeatures;
         using var disposeTest = testFeatures;
-        description = description with { Precision = precision.Name };
+        description = description with { Precision = precision.Used };
 
         torch.random.manual_seed(o.Seed + 2);
         using var head = FeatureHead.Create(s.Cut, trainFeatures.Features, classNames.Length);
@@ -236,7 +236,7 @@ public sealed class TransferLearning
         PrecisionChoice precision = PrecisionChoice.Fp32;
         using var model = BuildModel(s.Architecture, weights, classNames.Length, o.Seed,
             m => precision = ChoosePrecision(s, weights, m, train, device, CacheDirectory(s)));
-        description = description with { Precision = precision.Name };
+        description = description with { Precision = precision.Used };
         if (s.HeadFrom is { } headCheckpoint)
             LoadHead(model, headCheckpoint);
         if (s.FreezeUpTo is { } layer)
@@ -268,7 +268,7 @@ public sealed class TransferLearning
     private void LoadHead(Vgg model, string checkpointPath)
     {
         var d = Checkpoint.ReadState(checkpointPath).Model;
-        if (d is null || d.Mode != TrainingMode.Features || d.FeatureCut != "fc7" || d.NumClasses != model.NumClasses)
+        if (d is null || d.Mode != TrainingMode.Features || d.FeatureCut != FeatureCut.Fc7 || d.NumClasses != model.NumClasses)
             throw new ArgumentException($"{checkpointPath}: starting a fine-tune from a trained head needs a features-mode checkpoint with the fc7 cut and {model.NumClasses} classes");
         using var head = FeatureHead.Create(FeatureCut.Fc7, zeros(1, model.Head.in_features), (int)model.NumClasses);
         Checkpoint.Load(checkpointPath, head);
@@ -300,8 +300,8 @@ public sealed class TransferLearning
         var s = settings with
         {
             Options = settings.Options with { ImageSize = d.ImageSize, Mode = TrainingMode.Features },
-            Cut = TransferSettings.ParseCut(d.FeatureCut ?? "fc7"),
-            Interpolation = TransferSettings.ParseInterpolation(d.Interpolation),
+            Cut = d.FeatureCut ?? FeatureCut.Fc7,
+            Interpolation = d.Interpolation,
         };
         var device = Devices.Resolve(s.Options.Device);
         using var backbone = BuildModel(s.Architecture, s.WeightsPath, classNames.Length, s.Options.Seed);
@@ -310,10 +310,10 @@ public sealed class TransferLearning
             CpuSpeed.ConvertToChannelsLast(backbone);
         // The features the head was trained on: same weights, cut, size and precision (the checkpoint says which).
         var spec = new FeatureCache.Spec(WeightsId(s.WeightsPath, s.Architecture, s.Options.Seed), s.Cut, d.ImageSize, s.Interpolation,
-            PreprocessingFor(s), d.Precision == "bf16");
+            PreprocessingFor(s), d.Precision == Precision.Bf16);
         string cacheDir = CacheDirectory(s);
         using var features = FeatureCache.GetOrCompute(backbone, test, spec, cacheDir, 64, device, Extraction, log: Say);
-        Say($"test features: {(features.FromCache ? "read from the cache" : "computed")} in {d.Precision}, as the head was trained on ({features.Path ?? "not cached"})");
+        Say($"test features: {(features.FromCache ? "read from the cache" : "computed")} in {d.Precision.ToString().ToLowerInvariant()}, as the head was trained on ({features.Path ?? "not cached"})");
         using var head = FeatureHead.Create(s.Cut, features.Features, classNames.Length);
         Checkpoint.Load(checkpointPath, head);
         head.to(device);
@@ -396,8 +396,8 @@ public sealed class TransferLearning
         string dataName = s.WeightsPath is null && s.Options.Mode != TrainingMode.Scratch
             ? $"{data.SourceName}, random weights (not pretrained)"
             : data.SourceName;
-        return new ModelDescription(s.Architecture, s.Options.Mode, s.Options.Mode == TrainingMode.Features ? CutName(s.Cut) : null,
-            data.ClassNames.Length, data.ClassNames, s.Options.ImageSize, s.Interpolation.ToString().ToLowerInvariant(),
+        return new ModelDescription(s.Architecture, s.Options.Mode, s.Options.Mode == TrainingMode.Features ? s.Cut : null,
+            data.ClassNames.Length, data.ClassNames, s.Options.ImageSize, s.Interpolation,
             p.Mean, p.Std, s.WeightsPath is null ? null : s.WeightsName ?? Path.GetFileName(s.WeightsPath),
             s.WeightsPath is null ? null : Path.GetFullPath(s.WeightsPath), sha, dataName);
     }

@@ -2,6 +2,8 @@ using System.IO.Compression;
 using System.Text.Json.Nodes;
 using NotebookVgg.Data;
 using NotebookVgg.Evaluation;
+using NotebookVgg.Models;
+using NotebookVgg.Runtime;
 using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Training;
 using NotebookVgg.Transfer;
@@ -19,8 +21,8 @@ public sealed class CheckpointValidationTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static ModelDescription Description(string architecture = "vgg19") => new(architecture, TrainingMode.Features, "fc7", 10, Names, 32,
-        "bilinear", [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f], null, null, null, "test data");
+    private static ModelDescription Description(string architecture = "vgg19") => new(architecture, TrainingMode.Features, FeatureCut.Fc7, 10, Names, 32,
+        Interpolation.Bilinear, [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f], null, null, null, "test data");
 
     private string TrainOneEpoch(string name, ModelDescription metadata, bool resume = false)
     {
@@ -98,11 +100,11 @@ public sealed class CheckpointValidationTests : IDisposable
         {
             "weights file" => saved with { WeightsPath = "/b/other.pth" },
             "weights SHA-256" => saved with { WeightsSha256 = new string('b', 64) }, // same path, file replaced
-            "feature cut" => saved with { FeatureCut = "pool5" },
+            "feature cut" => saved with { FeatureCut = FeatureCut.Pool5 },
             "mode" => saved with { Mode = TrainingMode.FineTune },
             "image size" => saved with { ImageSize = 64 },
-            "interpolation" => saved with { Interpolation = "bicubic" },
-            _ => saved with { Precision = "bf16" },
+            "interpolation" => saved with { Interpolation = Interpolation.Bicubic },
+            _ => saved with { Precision = Precision.Bf16 },
         };
         TrainOneEpoch("run.ckpt", saved);
 

@@ -45,7 +45,7 @@ public sealed class TransferLearningTests : IDisposable
         // The precision chosen (auto by default) is said in the log and recorded in the checkpoint.
         Assert.Equal(Precision.Auto, first.Precision.Requested);
         Assert.Contains(logs, l => l == $"precision: {first.Precision}");
-        Assert.Equal(first.Precision.Name, Checkpoint.ReadState(_dir.Combine("run.ckpt")).Model!.Precision);
+        Assert.Equal(first.Precision.Used, Checkpoint.ReadState(_dir.Combine("run.ckpt")).Model!.Precision);
         Assert.Equal(CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable, first.Precision.Bf16);
 
         // Second run: the same features come from the cache, and the same seed gives the same numbers.
@@ -59,7 +59,7 @@ public sealed class TransferLearningTests : IDisposable
         {
             Options = Features().Options with { Precision = Precision.Fp32 }, CheckpointPath = null,
         });
-        Assert.Equal("fp32", fp32.Model.Precision);
+        Assert.Equal(Precision.Fp32, fp32.Model.Precision);
         Assert.Equal(first.Precision.Bf16, !fp32.FeaturesFromCache);
 
         // Another input size is another cache entry.
