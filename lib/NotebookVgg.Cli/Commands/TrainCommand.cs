@@ -177,12 +177,12 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
             EarlyStoppingPatience = s.EarlyStopping ?? o.EarlyStoppingPatience,
             Precision = s.Precision is null ? o.Precision : PrecisionChoice.Parse(s.Precision),
         };
-        var defaults = TransferSettings.FromProfile(profile, data, weightsPath);
+        var reference = weightsPath is null ? WeightsReference.Random : WeightsReference.OfFile(weightsPath, weights.Entry?.Name ?? profile.PretrainedWeights);
+        var defaults = TransferSettings.FromProfile(profile, data, reference);
         var settings = defaults with
         {
             Options = o,
             Architecture = s.Architecture,
-            WeightsName = weightsPath is null ? null : weights.Entry?.Name ?? profile.PretrainedWeights,
             Cut = s.Cut is null ? defaults.Cut : TransferSettings.ParseCut(s.Cut),
             Interpolation = s.Interpolation is null ? defaults.Interpolation : TransferSettings.ParseInterpolation(s.Interpolation),
             TrainPerClass = PerClass(s.LimitTrain, profile.TrainPerClass, "--limit-train"),

@@ -6,22 +6,6 @@ using static TorchSharp.torch.nn;
 namespace NotebookVgg.Models;
 
 /// <summary>
-/// Where <see cref="Vgg.ExtractFeatures"/> stops, named as in the VGG paper's layers (conv5_4, pool5, fc6, fc7, fc8);
-/// each name says what a feature cache holds.
-/// </summary>
-public enum FeatureCut
-{
-    /// <summary>
-    /// The output of <c>features</c>: the last convolution block after its max-pool, 512 × (size/32)² values per image
-    /// (512 at 32×32, 25,088 at 224). Not yet through <c>avgpool</c>: the head applies it, so the cache stays small.
-    /// </summary>
-    Pool5,
-
-    /// <summary>After <c>classifier.0</c> … <c>classifier.4</c> (fc6, ReLU, dropout, fc7, ReLU): 4,096 values per image.</summary>
-    Fc7,
-}
-
-/// <summary>
 /// VGG exactly as torchvision builds it: <c>features</c> (3×3 convolutions, optional batch norm, ReLU, 2×2 max-pools),
 /// <c>avgpool</c> (adaptive 7×7), <c>classifier</c> (Linear 25088→4096, ReLU, Dropout, Linear 4096→4096, ReLU, Dropout,
 /// Linear 4096→classes). Parameter and buffer names are torchvision's, so state dicts move between the two unchanged.
@@ -48,13 +32,19 @@ public sealed class Vgg : Module<Tensor, Tensor>, ILocatesNonFiniteOutputs
     {
         Architecture = architecture;
         this.features = features;
-        avgpool = AdaptiveAvgPool2d(new long[] { 7, 7 });
+        avgpool = AdaptiveAvgPool2d(new long[] { PooledSize, PooledSize });
         this.classifier = classifier;
         RegisterComponents();
     }
 
+    /// <summary>The side of <c>avgpool</c>'s output (7): the classifier sees <see cref="VggArchitecture.LastWidth"/> × 7 × 7 values.</summary>
+    public const int PooledSize = 7;
+
     /// <summary>The architecture this network was built from.</summary>
     public VggArchitecture Architecture { get; }
+
+    /// <summary>Width of fc6 and fc7 (4,096; fewer in <see cref="CreateReducedWidth"/>'s networks): the values per image at the fc7 cut.</summary>
+    public long HiddenUnits => ((Linear)classifier[3]).out_features;
 
     /// <summary>Names accepted by <see cref="Create"/>: vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn.</summary>
     public static IReadOnlyList<string> Architectures { get; } = VggArchitecture.All.Select(a => a.Name).ToArray();
@@ -89,25 +79,9 @@ public sealed class Vgg : Module<Tensor, Tensor>, ILocatesNonFiniteOutputs
         if (dropout is < 0 or > 1)
             throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout must be in [0, 1]");
 
-        var layers = new List<(string, Module<Tensor, Tensor>)>();
-        long inChannels = 3;
-        foreach (int v in architecture.Layers)
-        {
-            string index = layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            if (v == VggArchitecture.MaxPool)
-            {
-                layers.Add((index, MaxPool2d(kernel_size: 2, stride: 2)));
-                continue;
-            }
-            layers.Add((index, Conv2d(inChannels, v, kernel_size: 3, padding: 1)));
-            if (architecture.BatchNorm)
-                layers.Add((layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), BatchNorm2d(v)));
-            layers.Add((layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), ReLU(inplace: true)));
-            inChannels = v;
-        }
-        var features = Sequential(layers);
+        var features = architecture.MakeLayers();
         var classifier = Sequential(
-            ("0", Linear(inChannels * 7 * 7, hiddenUnits)),
+            ("0", Linear((long)architecture.LastWidth * PooledSize * PooledSize, hiddenUnits)),
             ("1", ReLU(inplace: true)),
             ("2", Dropout(dropout)),
             ("3", Linear(hiddenUnits, hiddenUnits)),
@@ -115,7 +89,7 @@ public sealed class Vgg : Module<Tensor, Tensor>, ILocatesNonFiniteOutputs
             ("5", Dropout(dropout)),
             ("6", Linear(hiddenUnits, numClasses)));
         var model = new Vgg(architecture.Name, architecture, features, classifier);
-        model.InitializeWeights();
+        TorchvisionInit.Apply(model);
         return model;
     }
 
@@ -127,10 +101,14 @@ public sealed class Vgg : Module<Tensor, Tensor>, ILocatesNonFiniteOutputs
     {
         using var scope = NewDisposeScope();
         // call() rather than forward(): runs registered hooks (ModelSummary relies on them).
-        var x = features.call(input);
-        x = avgpool.call(x);
-        x = x.flatten(1);
-        return classifier.call(x).MoveToOuterDisposeScope();
+        return Classify(features.call(input)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The rest of <see cref="forward"/> after <c>features</c>: <c>avgpool</c>, flatten, <c>classifier</c> — pool5 to logits.</summary>
+    public Tensor Classify(Tensor pool5)
+    {
+        ArgumentNullException.ThrowIfNull(pool5);
+        return classifier.call(avgpool.call(pool5).flatten(1));
     }
 
     /// <summary>
@@ -141,19 +119,33 @@ public sealed class Vgg : Module<Tensor, Tensor>, ILocatesNonFiniteOutputs
     {
         ArgumentNullException.ThrowIfNull(x);
         using var scope = NewDisposeScope();
-        var y = features.call(x);
-        if (cut == FeatureCut.Fc7)
-        {
-            y = avgpool.call(y).flatten(1);
-            for (int i = 0; i <= 4; i++)
-                y = ((Module<Tensor, Tensor>)classifier[i]).call(y);
-        }
-        else if (cut != FeatureCut.Pool5)
-        {
-            throw new ArgumentOutOfRangeException(nameof(cut), cut, "unknown feature cut");
-        }
-        return y.MoveToOuterDisposeScope();
+        return FromPool5(features.call(x), cut).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// From <c>features</c>' output (pool5) on to <paramref name="cut"/>: pool5 itself, or for fc7 <c>avgpool</c>, flatten and
+    /// <c>classifier.0</c> … <c>classifier.4</c> (fc6, ReLU, dropout, fc7, ReLU). The one place each cut is defined.
+    /// </summary>
+    public Tensor FromPool5(Tensor pool5, FeatureCut cut)
+    {
+        ArgumentNullException.ThrowIfNull(pool5);
+        if (cut == FeatureCut.Pool5)
+            return pool5;
+        if (cut != FeatureCut.Fc7)
+            throw new ArgumentOutOfRangeException(nameof(cut), cut, "unknown feature cut");
+        var y = avgpool.call(pool5).flatten(1);
+        for (int i = 0; i <= 4; i++)
+            y = ((Module<Tensor, Tensor>)classifier[i]).call(y);
+        return y;
+    }
+
+    /// <summary>Channels of the features at <paramref name="cut"/>, from the architecture: <see cref="HiddenUnits"/> at fc7, <see cref="VggArchitecture.LastWidth"/> at pool5.</summary>
+    public long ChannelsAt(FeatureCut cut) => cut switch
+    {
+        FeatureCut.Fc7 => HiddenUnits,
+        FeatureCut.Pool5 => Architecture.LastWidth,
+        _ => throw new ArgumentOutOfRangeException(nameof(cut), cut, "unknown feature cut"),
+    };
 
     /// <summary>
     /// Runs <paramref name="x"/> through the network layer by layer (eval mode, no gradients) and returns the name of
@@ -247,30 +239,5 @@ public sealed class Vgg : Module<Tensor, Tensor>, ILocatesNonFiniteOutputs
             count += p.numel();
         }
         return count;
-    }
-
-    private void InitializeWeights()
-    {
-        using var _ = no_grad();
-        foreach (var (_, module) in named_modules())
-        {
-            switch (module)
-            {
-                case Conv2d conv:
-                    init.kaiming_normal_(conv.weight, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU);
-                    if (conv.bias is not null)
-                        init.zeros_(conv.bias);
-                    break;
-                case BatchNorm2d bn:
-                    init.ones_(bn.weight);
-                    init.zeros_(bn.bias);
-                    break;
-                case Linear linear:
-                    init.normal_(linear.weight, 0, 0.01);
-                    if (linear.bias is not null)
-                        init.zeros_(linear.bias);
-                    break;
-            }
-        }
     }
 }

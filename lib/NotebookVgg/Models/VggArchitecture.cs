@@ -1,3 +1,8 @@
+using System.Globalization;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
 namespace NotebookVgg.Models;
 
 /// <summary>
@@ -37,6 +42,31 @@ public sealed record VggArchitecture(string Name, IReadOnlyList<int> Layers, boo
 
     /// <summary>Channels of the last convolution (512 for every standard VGG).</summary>
     public int LastWidth => Layers.Last(v => v != MaxPool);
+
+    /// <summary>
+    /// torchvision's <c>make_layers</c>: <c>features</c> as a Sequential named "0", "1", …: per width a 3×3 convolution
+    /// (padding 1), batch norm if <see cref="BatchNorm"/>, ReLU; per <see cref="MaxPool"/> a 2×2 max-pool.
+    /// </summary>
+    public Sequential MakeLayers()
+    {
+        var layers = new List<(string, Module<Tensor, Tensor>)>();
+        void Add(Module<Tensor, Tensor> layer) => layers.Add((layers.Count.ToString(CultureInfo.InvariantCulture), layer));
+        long inChannels = 3;
+        foreach (int v in Layers)
+        {
+            if (v == MaxPool)
+            {
+                Add(MaxPool2d(kernel_size: 2, stride: 2));
+                continue;
+            }
+            Add(Conv2d(inChannels, v, kernel_size: 3, padding: 1));
+            if (BatchNorm)
+                Add(BatchNorm2d(v));
+            Add(ReLU(inplace: true));
+            inChannels = v;
+        }
+        return Sequential(layers);
+    }
 
     /// <summary>This architecture with every convolution width divided by <paramref name="divisor"/> (for small test networks).</summary>
     public VggArchitecture WithWidthDivisor(int divisor)

@@ -108,9 +108,9 @@ public sealed class NotebookRun
     public string Label => $"{DataSource}, {WeightsLabel}, {Profile.Name}{(Scale == TrainingScale.Tiny ? " tiny" : "")}";
 
     /// <summary>The transfer-learning settings of this profile, data and weights.</summary>
-    public TransferSettings Settings() => TransferSettings.FromProfile(Profile, DataDirectory, WeightsPath) with
+    public TransferSettings Settings() => TransferSettings.FromProfile(Profile, DataDirectory,
+        WeightsPath is null ? WeightsReference.Random : WeightsReference.OfFile(WeightsPath, WeightsName)) with
     {
-        WeightsName = WeightsName,
         FeatureCacheDirectory = Path.Combine(Root, "features"),
     };
 

@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using NotebookVgg.IO;
 using NotebookVgg.Weights;
@@ -17,7 +18,7 @@ internal sealed record CheckpointState(
     double? BestValidationAccuracy,
     int EpochsWithoutImprovement,
     byte[] RngState,
-    ModelDescription? Model);
+    JsonObject? Model);
 
 /// <summary>
 /// A checkpoint is one zip file: <c>state.json</c>, <c>model.bin</c> (TorchSharp's format) and
@@ -26,7 +27,7 @@ internal sealed record CheckpointState(
 /// </summary>
 internal static class Checkpoint
 {
-    private const string StateEntry = "state.json";
+    internal const string StateEntry = "state.json";
     private const string ModelEntry = "model.bin";
     private const string OptimizerEntry = "optimizer.bin";
 
@@ -171,18 +172,13 @@ internal static class Checkpoint
             Validate(state, path);
             return state;
         }
-        catch (JsonException ex) when (InvalidJsonValueException.In(ex) is { } bad)
-        {
-            // A value its type does not know ("sideways" for an interpolation): named like every other invalid field.
-            throw new InvalidDataException($"{path}: {StateEntry}: {bad.Field} {bad.Value} is invalid ({bad.Expected})", ex);
-        }
         catch (JsonException ex)
         {
             throw new InvalidDataException($"{path}: {StateEntry} is corrupt: {ex.Message}", ex);
         }
     }
 
-    /// <summary>Every field a rebuilt model depends on, checked on load: a nonsense value is an error naming the file and the field.</summary>
+    /// <summary>The options and the epoch count, checked on load (the model's description is its owner's to check): a nonsense value is an error naming the file and the field.</summary>
     private static void Validate(CheckpointState state, string path)
     {
         void Fail(string field, object? value, string expected) =>
@@ -199,20 +195,6 @@ internal static class Checkpoint
         }
         if (state.EpochsCompleted < 0)
             Fail("epochsCompleted", state.EpochsCompleted, "at least 0");
-        if (state.Model is not { } d)
-            return;
-        if (!Models.Vgg.Architectures.Contains(d.Architecture, StringComparer.OrdinalIgnoreCase))
-            Fail("model.architecture", d.Architecture, $"one of {string.Join(", ", Models.Vgg.Architectures)}");
-        if (d.NumClasses < 2 || d.ClassNames is null || d.ClassNames.Length != d.NumClasses)
-            Fail("model.numClasses", d.NumClasses, "at least 2, one name per class");
-        if (d.ImageSize is < 32 or > 512)
-            Fail("model.imageSize", d.ImageSize, "between 32 and 512");
-        if (d.Mean is not { Length: 3 } || d.Mean.Any(v => !float.IsFinite(v)))
-            Fail("model.mean", d.Mean is null ? null : $"[{string.Join(", ", d.Mean)}]", "three finite numbers");
-        if (d.Std is not { Length: 3 } || d.Std.Any(v => !float.IsFinite(v) || v <= 0))
-            Fail("model.std", d.Std is null ? null : $"[{string.Join(", ", d.Std)}]", "three positive numbers");
-        if (d.Mode == TrainingMode.Features && d.FeatureCut is null)
-            Fail("model.featureCut", null, "fc7 or pool5 in features mode");
     }
 
     /// <summary>TorchSharp's readers seek; zip entry streams cannot, so each entry is read into memory first (once).</summary>

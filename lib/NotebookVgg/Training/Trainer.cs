@@ -14,8 +14,8 @@ public sealed record ParameterGroup(string Name, IReadOnlyList<Parameter> Parame
 /// <summary>Where and how a run keeps checkpoints.</summary>
 /// <param name="Path">The latest checkpoint, rewritten atomically after every epoch.</param>
 /// <param name="Resume">Continue from <paramref name="Path"/> if it exists.</param>
-/// <param name="Metadata">Describes the model for evaluation/prediction (architecture, classes, ...), stored as is.</param>
-public sealed record CheckpointOptions(string Path, bool Resume = false, ModelDescription? Metadata = null)
+/// <param name="Metadata">Describes the model for evaluation/prediction (architecture, classes, ...); a resumed run must describe the same.</param>
+public sealed record CheckpointOptions(string Path, bool Resume = false, ICheckpointDescription? Metadata = null)
 {
     /// <summary>The copy kept of the epoch with the best validation accuracy: NAME.best.EXT.</summary>
     public string BestPath => System.IO.Path.ChangeExtension(Path, null) + ".best" + System.IO.Path.GetExtension(Path);
@@ -79,7 +79,7 @@ public sealed class Trainer
         bool resumed = false;
         if (checkpoint is { Resume: true } && File.Exists(checkpoint.Path))
         {
-            EnsureSameModel(Checkpoint.ReadState(checkpoint.Path).Model, checkpoint.Metadata, checkpoint.Path);
+            EnsureSameModel(Checkpoint.ReadState(checkpoint.Path), checkpoint.Metadata, checkpoint.Path);
             var state = Checkpoint.Load(checkpoint.Path, _model, optimizer);
             EnsureSameSettings(state.Options, checkpoint.Path);
             history = new TrainingHistory(state.DataName, state.History);
@@ -124,7 +124,7 @@ public sealed class Trainer
             if (checkpoint is not null)
             {
                 using var rng = torch.random.get_rng_state();
-                var state = new CheckpointState(epoch, _options, [.. history.Epochs], history.DataName, best, stale, rng.data<byte>().ToArray(), checkpoint.Metadata);
+                var state = new CheckpointState(epoch, _options, [.. history.Epochs], history.DataName, best, stale, rng.data<byte>().ToArray(), checkpoint.Metadata?.ToJson());
                 Checkpoint.Save(checkpoint.Path, _model, optimizer, state, checkpointBytes);
                 if (improved)
                     Checkpoint.KeepAsBest(checkpoint.Path, checkpoint.BestPath);
@@ -250,28 +250,14 @@ public sealed class Trainer
     /// A resumed run must be the same model trained from the same weights: a changed architecture, weights file, cut,
     /// mode or input size would continue the old checkpoint under a new label. Names the first setting that differs.
     /// </summary>
-    private static void EnsureSameModel(ModelDescription? saved, ModelDescription? now, string path)
+    private static void EnsureSameModel(CheckpointState saved, ICheckpointDescription? now, string path)
     {
-        if (saved is null || now is null)
+        if (saved.Model is not { } stored || now?.DifferenceFrom(stored, saved.Options) is not { } d)
             return;
-        (string Name, object? Saved, object? Now)[] fields =
-        [
-            ("architecture", saved.Architecture, now.Architecture), ("mode", saved.Mode, now.Mode),
-            ("feature cut", saved.FeatureCut, now.FeatureCut), ("image size", saved.ImageSize, now.ImageSize),
-            ("interpolation", Lower(saved.Interpolation), Lower(now.Interpolation)), ("weights file", saved.WeightsPath, now.WeightsPath),
-            ("weights SHA-256", saved.WeightsSha256, now.WeightsSha256), ("classes", saved.NumClasses, now.NumClasses),
-            ("precision", Lower(saved.Precision), Lower(now.Precision)),
-        ];
-        foreach (var (name, was, isNow) in fields)
-        {
-            if (!Equals(was, isNow))
-                throw new InvalidOperationException(
-                    $"{path}: cannot resume: the checkpoint was trained with {name} {was ?? "none"}, this run asks for {isNow ?? "none"}; " +
-                    "resume with the same settings, or start a new checkpoint");
-        }
+        throw new InvalidOperationException(
+            $"{path}: cannot resume: the checkpoint was trained with {d.Setting} {d.Stored}, this run asks for {d.Now}; " +
+            "resume with the same settings, or start a new checkpoint");
     }
-
-    private static string Lower(Enum value) => value.ToString().ToLowerInvariant(); // as checkpoints write it
 
     private static TimeSpan? Remaining(TimeSpan elapsed, int epochsDone, int epochsLeft) =>
         epochsDone <= 0 ? null : TimeSpan.FromTicks(elapsed.Ticks / epochsDone * epochsLeft);

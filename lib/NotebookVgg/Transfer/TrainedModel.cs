@@ -15,31 +15,30 @@ namespace NotebookVgg.Transfer;
 public sealed record Prediction(string Class, int Label, float Probability);
 
 /// <summary>
-/// A trained classifier rebuilt from a checkpoint: for features mode the frozen pretrained VGG (from the weights
-/// file the checkpoint names, or the same seeded random weights) plus the trained head; otherwise the whole VGG.
-/// It takes uint8 32×32 images and does the training's resize and normalization itself.
+/// A trained classifier rebuilt from a checkpoint: its <see cref="Transfer.Backbone"/> built again (the weights file the
+/// checkpoint names, or the same seeded random weights) plus, for features mode, the trained head; otherwise the whole
+/// trained VGG. It takes uint8 32×32 images and does the training's resize and normalization itself.
 /// </summary>
 public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteOutputs
 {
     private readonly Vgg _vgg;
     private readonly nn.Module<Tensor, Tensor>? _head;
-    private readonly Preprocessing _preprocessing;
-    private readonly Interpolation _interpolation;
 
     private TrainedModel(Vgg vgg, nn.Module<Tensor, Tensor>? head, ModelDescription description) : base(nameof(TrainedModel))
     {
         _vgg = vgg;
         _head = head;
         Description = description;
-        _preprocessing = new Preprocessing(description.Mean, description.Std, description.ImageSize, description.ImageSize);
-        _interpolation = description.Interpolation;
         register_module("vgg", vgg);
         if (head is not null)
             register_module("head", head);
     }
 
-    /// <summary>What the checkpoint says about the model: architecture, mode, weights, input size, normalization, classes.</summary>
+    /// <summary>What the checkpoint says about the model: its backbone, how it was trained, its classes.</summary>
     public ModelDescription Description { get; }
+
+    /// <summary>What produces the model's features (or, fine-tuned, runs it whole): network, weights, cut, input preparation, precision.</summary>
+    public Backbone Backbone => Description.Backbone;
 
     /// <summary>The class names in label order: what each logit of <see cref="forward"/> stands for.</summary>
     public string[] ClassNames => Description.ClassNames;
@@ -47,22 +46,13 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
     /// <summary>Rebuilds the model a checkpoint describes, on the CPU, in eval mode.</summary>
     public static TrainedModel Load(string checkpointPath)
     {
-        var state = Checkpoint.ReadState(checkpointPath);
-        var d = state.Model ?? throw new InvalidDataException($"{checkpointPath}: the checkpoint does not describe its model (written without metadata)");
-        if (d.WeightsPath is not null && !File.Exists(d.WeightsPath))
-            throw new FileNotFoundException($"{checkpointPath}: needs the pretrained weights it was trained on, {d.WeightsPath}, which is missing", d.WeightsPath);
-        if (d.WeightsPath is not null && d.WeightsSha256 is { Length: 64 } pinned && WeightsStore.Sha256Of(d.WeightsPath) is var now
-            && !string.Equals(now, pinned, StringComparison.OrdinalIgnoreCase))
-            throw new InvalidDataException(
-                $"{checkpointPath}: was trained from {d.WeightsPath} with SHA-256 {pinned}; that file now has SHA-256 {now} (replaced since training)");
-        int seed = state.Options.Seed;
-        var vgg = TransferLearning.BuildModel(d.Architecture, d.Mode == TrainingMode.Scratch ? null : d.WeightsPath, d.NumClasses, seed);
+        var d = ModelDescription.Read(checkpointPath);
+        d.Backbone.Weights.EnsureUnchanged(checkpointPath);
+        var vgg = d.Backbone.Build(d.NumClasses);
         TrainedModel model;
-        if (d.Mode == TrainingMode.Features)
+        if (d.Backbone.Cut is not null)
         {
-            var cut = d.FeatureCut ?? FeatureCut.Fc7;
-            using var example = cut == FeatureCut.Fc7 ? zeros(1, 4096) : zeros(1, 512, 1, 1);
-            var head = FeatureHead.Create(cut, example, d.NumClasses);
+            var head = d.Backbone.CreateHead(vgg, d.NumClasses);
             Checkpoint.Load(checkpointPath, head);
             model = new TrainedModel(vgg, head, d);
         }
@@ -80,31 +70,20 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
     {
         ArgumentNullException.ThrowIfNull(input);
         using var scope = NewDisposeScope();
-        var x = Prepared(input);
-        x = CpuSpeed.ToChannelsLast(x);
         // The precision the model was trained in (features computed, or fine-tuned, in bf16): the same numbers again.
         // A features-mode head was trained in fp32 on fp32 copies of the features, so it runs outside autocast.
-        Tensor output;
-        using (Description.Precision == Precision.Bf16 && x.device_type == DeviceType.CPU ? CpuSpeed.Autocast() : null)
-        {
-            output = (_head is null ? _vgg.call(x) : FrozenFeatures(x)).to_type(ScalarType.Float32);
-        }
+        var output = Backbone.Forward(_vgg, Prepared(input));
         var logits = _head is null ? output : _head.call(output);
         return logits.MoveToOuterDisposeScope();
     }
 
     /// <summary>uint8 images resized and normalized as in training; float inputs are taken as already prepared.</summary>
-    private Tensor Prepared(Tensor input) =>
-        input.dtype == ScalarType.Byte ? ImageTransforms.Prepare(input, Description.ImageSize, _preprocessing, _interpolation) : input;
-
-    /// <summary>Features mode: the frozen network's output at the checkpoint's cut, what the head was trained on.</summary>
-    private Tensor FrozenFeatures(Tensor x) =>
-        Description.FeatureCut == FeatureCut.Fc7 ? _vgg.ExtractFeatures(x, FeatureCut.Fc7) : _vgg.features.call(x);
+    private Tensor Prepared(Tensor input) => input.dtype == ScalarType.Byte ? Backbone.Prepare(input) : input;
 
     /// <summary>
     /// Grad-CAM (see <see cref="Inspection.GradCam"/>) for uint8 N×3×32×32 images, prepared as in training: for each image
     /// the map of <paramref name="classes"/>[i], or of its predicted class when null. Maps come back at the network's input
-    /// size (<see cref="ModelDescription.ImageSize"/>). Always fp32, also for a bf16-trained model, so a probability can
+    /// size (<see cref="Backbone.ImageSize"/>). Always fp32, also for a bf16-trained model, so a probability can
     /// differ from <see cref="Evaluate"/>'s in the last digits.
     /// </summary>
     public ClassActivationMaps GradCam(Tensor images, IReadOnlyList<int>? classes = null)
@@ -117,17 +96,8 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
     }
 
     /// <summary>The network after <c>features</c> (pool5) up to the logits, as <see cref="forward"/> runs it.</summary>
-    private Tensor FromPool5(Tensor pool5)
-    {
-        if (_head is null)
-            return _vgg.classifier.call(_vgg.avgpool.call(pool5).flatten(1));
-        if (Description.FeatureCut != FeatureCut.Fc7)
-            return _head.call(pool5);
-        var fc7 = _vgg.avgpool.call(pool5).flatten(1);
-        for (int i = 0; i <= 4; i++) // fc6, ReLU, dropout, fc7, ReLU: what Vgg.ExtractFeatures(Fc7) computes
-            fc7 = ((nn.Module<Tensor, Tensor>)_vgg.classifier[i]).call(fc7);
-        return _head.call(fc7);
-    }
+    private Tensor FromPool5(Tensor pool5) =>
+        _head is null || Backbone.Cut is not { } cut ? _vgg.Classify(pool5) : _head.call(_vgg.FromPool5(pool5, cut));
 
     /// <summary>The first layer (backbone, then "head") whose output is not finite for these inputs, or null.</summary>
     public string? FirstNonFiniteLayer(Tensor input)
@@ -136,11 +106,11 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var x = Prepared(input);
-        if (_head is null)
+        if (_head is null || Backbone.Cut is not { } cut)
             return _vgg.FirstNonFiniteLayer(x);
-        var features = FrozenFeatures(x);
+        var features = (Backbone with { Precision = Precision.Fp32 }).Forward(_vgg, x);
         if (!features.isfinite().all().item<bool>())
-            return _vgg.FirstNonFiniteLayer(x) ?? $"the frozen network up to {Description.FeatureCut.ToString()!.ToLowerInvariant()}";
+            return _vgg.FirstNonFiniteLayer(x) ?? $"the frozen network up to {Backbone.Lower(cut)}";
         return _head.call(features).isfinite().all().item<bool>() ? null : "head";
     }
 
@@ -165,10 +135,20 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
         return [.. v.Select((prob, k) => new Prediction(ClassNames[i[k]], (int)i[k], prob))];
     }
 
-    /// <summary>Evaluates on a split's uint8 images in order.</summary>
-    public EvaluationResult Evaluate(Cifar10Split split, string dataName, int batchSize = 64)
+    /// <summary>
+    /// Test metrics on a split's uint8 images, in order. With <paramref name="featureCache"/> (a folder, e.g.
+    /// <see cref="TransferSettings.FeatureCache"/>) a features-mode model takes the split's features from the cache its
+    /// run filled — the same numbers, without a second pass of the network over the images — and stores them there if
+    /// missing; <paramref name="log"/> hears which.
+    /// </summary>
+    public EvaluationResult Evaluate(Cifar10Split split, string dataName, int batchSize = 64, string? featureCache = null, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(split);
-        return Evaluator.Evaluate(this, BatchSource.FromIterator(new BatchIterator(split, batchSize, shuffle: false), dataName), ClassNames);
+        if (featureCache is null || _head is null)
+            return TestEvaluation.OnImages(this, split, prepare: null, batchSize, ClassNames, dataName);
+        using var features = FeatureCache.GetOrCompute(Backbone, _vgg, split, featureCache, log: log);
+        log?.Invoke($"test features: {(features.FromCache ? "read from the cache" : "computed")} in {Backbone.Lower(Backbone.Precision)}, " +
+            $"as the head was trained on ({features.Path ?? "not cached"})");
+        return TestEvaluation.OnFeatures(_head, features, ClassNames, dataName);
     }
 }

@@ -17,18 +17,18 @@ internal static class WeightsStore
     /// What a weights argument (<c>--weights</c>, a notebook parameter) names, decided without the network:
     /// "none" (random weights), an existing file, or a registry entry. Anything else throws naming the value.
     /// </summary>
-    public static WeightsReference Parse(string weights, string? directory = null)
+    public static WeightsArgument Parse(string weights, string? directory = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         if (string.Equals(weights.Trim(), "none", StringComparison.OrdinalIgnoreCase))
-            return new WeightsReference(null, null, false);
+            return new WeightsArgument(null, null, false);
         if (File.Exists(weights))
-            return new WeightsReference(Path.GetFullPath(weights), null, false);
+            return new WeightsArgument(Path.GetFullPath(weights), null, false);
         var entry = PretrainedWeights.Find(weights)
             ?? throw new ArgumentException(
                 $"weights '{weights}': not a file, not a registered name ({string.Join(", ", PretrainedWeights.All.Select(w => w.Name))}), and not 'none'");
         string cached = Locate(entry, directory);
-        return new WeightsReference(cached, entry, !File.Exists(cached));
+        return new WeightsArgument(cached, entry, !File.Exists(cached));
     }
 
     /// <summary>Where <paramref name="weights"/> lives (or will live) in the cache.</summary>
@@ -117,7 +117,7 @@ internal static class WeightsStore
 /// A parsed weights argument: <see cref="Path"/> is null for random weights, the file itself, or where a registry
 /// entry is (or will be) cached; <see cref="NeedsDownload"/> says whether <see cref="WeightsStore.EnsureAsync"/> will fetch it.
 /// </summary>
-internal sealed record WeightsReference(string? Path, PretrainedWeights? Entry, bool NeedsDownload)
+internal sealed record WeightsArgument(string? Path, PretrainedWeights? Entry, bool NeedsDownload)
 {
     /// <summary>True for "none": no file, the network keeps its random initialization.</summary>
     public bool IsRandom => Path is null;

@@ -39,7 +39,7 @@ public sealed class SeedingTests : IDisposable
     {
         using var features = new CachedFeatures(TorchSharp.torch.arange(103, dtype: TorchSharp.torch.ScalarType.Float32).unsqueeze(1),
             TorchSharp.torch.zeros(103, dtype: TorchSharp.torch.ScalarType.Int64), key: "test", fromCache: false, path: "(memory)");
-        var source = TransferLearning.TensorSource(features, batchSize: 10, shuffle: true, seed: 5, "features");
+        var source = features.Batches(batchSize: 10, shuffle: true, seed: 5, "features");
         long[] featureOrder = [.. source.Batches(2).SelectMany(b => b.Inputs.data<float>().ToArray()).Select(v => (long)v)];
 
         Assert.Equal(new BatchIterator(_data.Train, 10, seed: 5).Order(2), featureOrder);

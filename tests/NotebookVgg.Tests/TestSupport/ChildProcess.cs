@@ -5,6 +5,7 @@ using NotebookVgg.Data;
 using NotebookVgg.IO;
 using NotebookVgg.Models;
 using NotebookVgg.Training;
+using NotebookVgg.Transfer;
 using NotebookVgg.Weights;
 using static TorchSharp.torch;
 
@@ -240,7 +241,8 @@ public static class ChildProgram
         random.manual_seed(11);
         using var model = Vgg.CreateReducedWidth("vgg11", widthDivisor: 16, hiddenUnits: 64, numClasses: 10);
         using var set = Cifar10.Load(data);
-        var spec = new FeatureCache.Spec("random:test", FeatureCut.Fc7, 32, Interpolation.Bilinear, Preprocessing.ImageNet, false);
+        var backbone = new Backbone("vgg11", WeightsReference.Random, FeatureCut.Fc7, 32, Interpolation.Bilinear,
+            Preprocessing.ImageNet.Mean, Preprocessing.ImageNet.Std, NotebookVgg.Runtime.Precision.Fp32, Seed: 11);
         bool started = false;
         var progress = new Progress(p =>
         {
@@ -250,7 +252,7 @@ public static class ChildProgram
             for (var clock = System.Diagnostics.Stopwatch.StartNew(); !File.Exists(gate) && clock.Elapsed < TimeSpan.FromMinutes(1);)
                 Thread.Sleep(50);
         });
-        using var features = FeatureCache.GetOrCompute(model, set.Test, spec, cache, 8, progress: progress, log: m => Say("LOG " + m));
+        using var features = FeatureCache.GetOrCompute(backbone, model, set.Test, cache, 8, progress: progress, log: m => Say("LOG " + m));
         Say($"FROMCACHE {features.FromCache}");
         Say(string.Create(CultureInfo.InvariantCulture, $"SUM {features.Features.sum().item<float>():R}"));
     }

@@ -7,6 +7,7 @@ using NotebookVgg.Runtime;
 using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Training;
 using NotebookVgg.Transfer;
+using NotebookVgg.Weights;
 using static TorchSharp.torch;
 
 namespace NotebookVgg.Tests.Training;
@@ -21,8 +22,11 @@ public sealed class CheckpointValidationTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static ModelDescription Description(string architecture = "vgg19") => new(architecture, TrainingMode.Features, FeatureCut.Fc7, 10, Names, 32,
-        Interpolation.Bilinear, [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f], null, null, null, "test data");
+    private static ModelDescription Description(string architecture = "vgg19") => new(
+        new Backbone(architecture, WeightsReference.Random, FeatureCut.Fc7, 32, Interpolation.Bilinear, [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f], Precision.Fp32, Seed: 0),
+        TrainingMode.Features, Names, "test data");
+
+    private static ModelDescription With(ModelDescription d, Func<Backbone, Backbone> change) => d with { Backbone = change(d.Backbone) };
 
     private string TrainOneEpoch(string name, ModelDescription metadata, bool resume = false)
     {
@@ -65,7 +69,7 @@ public sealed class CheckpointValidationTests : IDisposable
             w.Write(state.ToJsonString());
         }
 
-        var ex = Assert.Throws<InvalidDataException>(() => Checkpoint.ReadState(path));
+        var ex = Assert.Throws<InvalidDataException>(() => ModelDescription.Read(path));
 
         Assert.StartsWith(path + ": state.json: " + expected, ex.Message, StringComparison.Ordinal);
     }
@@ -95,16 +99,16 @@ public sealed class CheckpointValidationTests : IDisposable
     [MemberData(nameof(ChangedSettings))]
     public void Resume_WithAChangedSetting_IsRefused_NamingIt(string setting, string expected)
     {
-        var saved = Description() with { WeightsPath = "/a/vgg19.pth", WeightsSha256 = new string('a', 64) };
+        var saved = With(Description(), b => b with { Weights = new WeightsReference(null, "/a/vgg19.pth", new string('a', 64)) });
         var changed = setting switch
         {
-            "weights file" => saved with { WeightsPath = "/b/other.pth" },
-            "weights SHA-256" => saved with { WeightsSha256 = new string('b', 64) }, // same path, file replaced
-            "feature cut" => saved with { FeatureCut = FeatureCut.Pool5 },
+            "weights file" => With(saved, b => b with { Weights = b.Weights with { Path = "/b/other.pth" } }),
+            "weights SHA-256" => With(saved, b => b with { Weights = b.Weights with { Sha256 = new string('b', 64) } }), // same path, file replaced
+            "feature cut" => With(saved, b => b with { Cut = FeatureCut.Pool5 }),
             "mode" => saved with { Mode = TrainingMode.FineTune },
-            "image size" => saved with { ImageSize = 64 },
-            "interpolation" => saved with { Interpolation = Interpolation.Bicubic },
-            _ => saved with { Precision = Precision.Bf16 },
+            "image size" => With(saved, b => b with { ImageSize = 64 }),
+            "interpolation" => With(saved, b => b with { Interpolation = Interpolation.Bicubic }),
+            _ => With(saved, b => b with { Precision = Precision.Bf16 }),
         };
         TrainOneEpoch("run.ckpt", saved);
 
@@ -143,7 +147,7 @@ public sealed class CheckpointValidationTests : IDisposable
         string weights = _dir.Combine("weights.pth");
         File.WriteAllBytes(weights, [1, 2, 3]);
         string pinned = NotebookVgg.Weights.WeightsStore.Sha256Of(weights);
-        string path = TrainOneEpoch("run.ckpt", Description() with { WeightsPath = weights, WeightsSha256 = pinned });
+        string path = TrainOneEpoch("run.ckpt", With(Description(), b => b with { Weights = new WeightsReference(null, weights, pinned) }));
         File.WriteAllBytes(weights, [4, 5, 6]);
 
         var ex = Assert.Throws<InvalidDataException>(() => TrainedModel.Load(path));

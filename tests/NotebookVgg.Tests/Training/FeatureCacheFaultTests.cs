@@ -5,6 +5,7 @@ using NotebookVgg.Runtime;
 using NotebookVgg.Tests.Data;
 using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Training;
+using NotebookVgg.Transfer;
 using NotebookVgg.Weights;
 using static TorchSharp.torch;
 
@@ -18,7 +19,8 @@ namespace NotebookVgg.Tests.Training;
 [Collection(GlobalRandomState.Name)] // sets XDG_CACHE_HOME: runs alone
 public sealed class FeatureCacheFaultTests : IDisposable
 {
-    private static readonly FeatureCache.Spec Spec = new("random:test", FeatureCut.Fc7, 32, Interpolation.Bilinear, Preprocessing.ImageNet, false);
+    private static readonly Backbone Backbone = new("vgg11", WeightsReference.Random, FeatureCut.Fc7, 32, Interpolation.Bilinear,
+        Preprocessing.ImageNet.Mean, Preprocessing.ImageNet.Std, Precision.Fp32, Seed: 11);
     private readonly TempDirectory _dir = new();
     private readonly Cifar10Dataset _data;
     private readonly Vgg _model;
@@ -46,8 +48,8 @@ public sealed class FeatureCacheFaultTests : IDisposable
         var log = new List<string>();
         string cacheDir = readOnly.Combine("features");
 
-        using var computed = FeatureCache.GetOrCompute(_model, _data.Test, Spec, cacheDir, 8, log: log.Add);
-        using var again = FeatureCache.GetOrCompute(_model, _data.Test, Spec, cacheDir, 8, log: log.Add);
+        using var computed = FeatureCache.GetOrCompute(Backbone, _model, _data.Test, cacheDir, 8, log: log.Add);
+        using var again = FeatureCache.GetOrCompute(Backbone, _model, _data.Test, cacheDir, 8, log: log.Add);
 
         string standIn = Path.Combine(_dir.Combine("xdg"), "notebookvgg", "features");
         Assert.Equal($"feature cache ({_data.Test.Name}): {cacheDir} is on a read-only file system; cached in {standIn} instead", Assert.Single(log));
@@ -66,7 +68,7 @@ public sealed class FeatureCacheFaultTests : IDisposable
         using var env = new EnvironmentVariables(("XDG_CACHE_HOME", readOnlyHome.Path));
         var log = new List<string>();
 
-        using var features = FeatureCache.GetOrCompute(_model, _data.Test, Spec, readOnly.Combine("features"), 8, log: log.Add);
+        using var features = FeatureCache.GetOrCompute(Backbone, _model, _data.Test, readOnly.Combine("features"), 8, log: log.Add);
 
         Assert.Null(features.Path);
         Assert.Equal(_data.Test.Count, features.Count);
@@ -79,7 +81,7 @@ public sealed class FeatureCacheFaultTests : IDisposable
         using var disk = FaultyFolder.FullDisk(4096);
         var log = new List<string>();
 
-        using var features = FeatureCache.GetOrCompute(_model, _data.Test, Spec, disk.Combine("features"), 8, log: log.Add);
+        using var features = FeatureCache.GetOrCompute(Backbone, _model, _data.Test, disk.Combine("features"), 8, log: log.Add);
 
         Assert.Null(features.Path);
         Assert.Equal(_data.Test.Count, features.Count);

@@ -2,6 +2,7 @@ using NotebookVgg.Models;
 using NotebookVgg.Runtime;
 using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Training;
+using NotebookVgg.Transfer;
 using TorchSharp;
 using static TorchSharp.torch;
 

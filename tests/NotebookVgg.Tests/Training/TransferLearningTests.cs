@@ -45,7 +45,7 @@ public sealed class TransferLearningTests : IDisposable
         // The precision chosen (auto by default) is said in the log and recorded in the checkpoint.
         Assert.Equal(Precision.Auto, first.Precision.Requested);
         Assert.Contains(logs, l => l == $"precision: {first.Precision}");
-        Assert.Equal(first.Precision.Used, Checkpoint.ReadState(_dir.Combine("run.ckpt")).Model!.Precision);
+        Assert.Equal(first.Precision.Used, ModelDescription.Read(_dir.Combine("run.ckpt")).Backbone.Precision);
         Assert.Equal(CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable, first.Precision.Bf16);
 
         // Second run: the same features come from the cache, and the same seed gives the same numbers.
@@ -59,7 +59,7 @@ public sealed class TransferLearningTests : IDisposable
         {
             Options = Features().Options with { Precision = Precision.Fp32 }, CheckpointPath = null,
         });
-        Assert.Equal(Precision.Fp32, fp32.Model.Precision);
+        Assert.Equal(Precision.Fp32, fp32.Model.Backbone.Precision);
         Assert.Equal(first.Precision.Bf16, !fp32.FeaturesFromCache);
 
         // Another input size is another cache entry.
@@ -69,7 +69,7 @@ public sealed class TransferLearningTests : IDisposable
         // The checkpoint rebuilds backbone + head and gives the same predictions on the raw test images.
         using var model = TrainedModel.Load(_dir.Combine("run.ckpt"));
         using var data = Cifar10.Load(_data);
-        var (train, validation, test) = TransferLearning.Splits(data, Features());
+        var (train, validation, test) = Features().Splits(data);
         train.Dispose();
         validation.Dispose();
         using (test)
@@ -99,7 +99,7 @@ public sealed class TransferLearningTests : IDisposable
         using var model = TrainedModel.Load(settings.CheckpointPath!);
         Assert.Equal(TrainingMode.FineTune, model.Description.Mode);
         using var data = Cifar10.Load(_data);
-        var (train, validation, test) = TransferLearning.Splits(data, settings);
+        var (train, validation, test) = settings.Splits(data);
         train.Dispose();
         validation.Dispose();
         using (test)
@@ -114,11 +114,11 @@ public sealed class TransferLearningTests : IDisposable
         using var data = Cifar10.Load(_data);
         string own = _dir.Combine("my-vgg19.pth");
         File.WriteAllBytes(own, [1, 2, 3, 4]);
-        var description = TransferLearning.Describe(Features() with { WeightsPath = own, WeightsName = "vgg19" }, data);
-        Assert.Equal("vgg19", description.WeightsName);
-        Assert.Equal(own, description.WeightsPath);
-        Assert.Equal("9f64a747e1b97f131fabb6b447296c9b6f0201e79fb3c5356e6c77e89b6a806a", description.WeightsSha256);
-        Assert.Null(TransferLearning.Describe(Features(), data).WeightsSha256); // random weights: no file
+        var description = ModelDescription.For(Features() with { Weights = WeightsReference.OfFile(own, "vgg19") }, data).Backbone.Weights;
+        Assert.Equal("vgg19", description.Name);
+        Assert.Equal(own, description.Path);
+        Assert.Equal("9f64a747e1b97f131fabb6b447296c9b6f0201e79fb3c5356e6c77e89b6a806a", description.Sha256);
+        Assert.Null(ModelDescription.For(Features(), data).Backbone.Weights.Sha256); // random weights: no file
     }
 
     [Fact]
@@ -126,8 +126,8 @@ public sealed class TransferLearningTests : IDisposable
     {
         var settings = Features(1);
         new TransferLearning().Run(settings);
-        var state = Checkpoint.ReadState(settings.CheckpointPath!);
-        Assert.Null(state.Model!.WeightsPath);
+        var state = ModelDescription.Read(settings.CheckpointPath!);
+        Assert.Null(state.Backbone.Weights.Path);
         Assert.Equal(nameof(FeatureCut.Fc7), TransferSettings.ParseCut("fc7").ToString());
         var ex = Assert.Throws<ArgumentException>(() => TransferSettings.ParseCut("fc9"));
         Assert.Contains("fc9", ex.Message, StringComparison.Ordinal);

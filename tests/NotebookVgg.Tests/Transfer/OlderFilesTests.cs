@@ -48,9 +48,8 @@ public sealed class OlderFilesTests : IDisposable
         float[] logits = model.forward(data.Test.Images.narrow(0, 0, 4)).data<float>().ToArray();
 
         Assert.Equal(TrainingMode.Features, model.Description.Mode);
-        Assert.Equal(FeatureCut.Fc7, model.Description.FeatureCut);
-        Assert.Equal(Interpolation.Bilinear, model.Description.Interpolation);
-        Assert.Equal(Precision.Fp32, model.Description.Precision);
+        Assert.Equal(new Backbone("vgg19", WeightsReference.Random, FeatureCut.Fc7, 32, Interpolation.Bilinear, Preprocessing.ImageNet.Mean,
+            Preprocessing.ImageNet.Std, Precision.Fp32, Seed: 0), model.Backbone);
         Assert.Equal(Logits.Length, logits.Length);
         for (int i = 0; i < Logits.Length; i++)
             Assert.True(Math.Abs(Logits[i] - logits[i]) < 1e-6, $"logit {i}: {logits[i]}, was {Logits[i]}");
@@ -76,7 +75,7 @@ public sealed class OlderFilesTests : IDisposable
             w.Write(state.ToJsonString());
         }
 
-        Assert.Equal(expected, Checkpoint.ReadState(copy).Model!.FeatureCut);
+        Assert.Equal(expected, ModelDescription.Read(copy).Backbone.Cut);
     }
 
     [Fact]
@@ -84,13 +83,13 @@ public sealed class OlderFilesTests : IDisposable
     {
         using var data = Cifar10.Load(_data);
         using var scope = NewDisposeScope();
-        var fc7 = new FeatureCache.Spec("random:vgg19:seed=0", FeatureCut.Fc7, 32, Interpolation.Bilinear, Preprocessing.ImageNet, Bf16: false);
-        var pool5 = fc7 with { Cut = FeatureCut.Pool5, ImageSize = 64, Interpolation = Interpolation.Bicubic, Bf16 = true };
-        var checkBatch = ImageTransforms.Prepare(data.Train.Images.narrow(0, 0, 32), 32, Preprocessing.ImageNet, Interpolation.Bilinear);
+        var fc7 = new Backbone("vgg19", WeightsReference.Random, FeatureCut.Fc7, 32, Interpolation.Bilinear, Preprocessing.ImageNet.Mean,
+            Preprocessing.ImageNet.Std, Precision.Fp32, Seed: 0);
+        var pool5 = fc7 with { Cut = FeatureCut.Pool5, ImageSize = 64, Interpolation = Interpolation.Bicubic, Precision = Precision.Bf16 };
+        var checkBatch = fc7.Prepare(data.Train.Images.narrow(0, 0, 32));
 
         Assert.Equal("82a50820cfa0c5ceb1411f4225b2729748bf815b53add3cb261b53b491a6515e", FeatureCache.KeyFor(data.Test, fc7));
         Assert.Equal("08086a331f4272011d858caf0baad049c1cde8863b3c5c1c83e4dc016d6ece8e", FeatureCache.KeyFor(data.Test, pool5));
-        Assert.Equal("afe100f85b394f26f182d3e3f00e6c3c6c558c9406ba317baa54eeefaf788d1b", PrecisionCheck.KeyFor("random:vgg19:seed=0", FeatureCut.Fc7, 32,
-            ImageTransforms.PreparationKey(Interpolation.Bilinear, Preprocessing.ImageNet), checkBatch));
+        Assert.Equal("afe100f85b394f26f182d3e3f00e6c3c6c558c9406ba317baa54eeefaf788d1b", PrecisionCheck.KeyFor(fc7, checkBatch));
     }
 }

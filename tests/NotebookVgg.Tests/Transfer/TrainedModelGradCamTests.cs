@@ -50,7 +50,7 @@ public sealed class TrainedModelGradCamTests : IDisposable
         using var maps = model.GradCam(images);
 
         var expected = model.forward(images).softmax(1);
-        int size = model.Description.ImageSize;
+        int size = model.Backbone.ImageSize;
         Assert.Equal(new long[] { 3, size, size }, maps.Maps.shape);
         Assert.Equal(expected.argmax(1).data<long>().ToArray().Select(i => (int)i), maps.Predicted);
         Assert.Equal(maps.Predicted, maps.Classes);

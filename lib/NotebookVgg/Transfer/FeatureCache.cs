@@ -7,7 +7,7 @@ using NotebookVgg.Runtime;
 using NotebookVgg.Weights;
 using static TorchSharp.torch;
 
-namespace NotebookVgg.Training;
+namespace NotebookVgg.Transfer;
 
 /// <summary>Features of one split: N×D float32 (D = 4,096 for fc7; 512×h×w maps for the pool5 cut) and the labels.</summary>
 public sealed class CachedFeatures(Tensor features, Tensor labels, string key, bool fromCache, string? path) : IDisposable
@@ -30,6 +30,47 @@ public sealed class CachedFeatures(Tensor features, Tensor labels, string key, b
     /// <summary>Records (N).</summary>
     public long Count => Labels.shape[0];
 
+    /// <summary>
+    /// Batches of (features, labels) for training or evaluating a head, shuffled per epoch by the one rule of
+    /// <see cref="Seeding"/> (the rule image batches follow too) when <paramref name="shuffle"/>; in order otherwise.
+    /// </summary>
+    public BatchSource Batches(int batchSize, bool shuffle, int seed, string name)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        long n = Count;
+        int batches = (int)((n + batchSize - 1) / batchSize);
+        return new BatchSource(name, n, batches, Enumerate);
+
+        IEnumerable<(Tensor, Tensor)> Enumerate(int epoch)
+        {
+            Tensor? order = null;
+            if (shuffle)
+            {
+                order = tensor(Seeding.Permutation(n, seed, epoch)).DetachFromDisposeScope(); // outlives the consumer's per-batch scopes
+            }
+            try
+            {
+                for (long start = 0; start < n; start += batchSize)
+                {
+                    long count = Math.Min(batchSize, n - start);
+                    if (order is null)
+                    {
+                        yield return (Features.narrow(0, start, count), Labels.narrow(0, start, count));
+                    }
+                    else
+                    {
+                        var idx = order.narrow(0, start, count);
+                        yield return (Features.index_select(0, idx), Labels.index_select(0, idx));
+                    }
+                }
+            }
+            finally
+            {
+                order?.Dispose();
+            }
+        }
+    }
+
     /// <summary>Disposes <see cref="Features"/> and <see cref="Labels"/>.</summary>
     public void Dispose()
     {
@@ -42,19 +83,17 @@ public sealed class CachedFeatures(Tensor features, Tensor labels, string key, b
 public sealed record ExtractionProgress(string Split, int Done, int Total, double ImagesPerSecond);
 
 /// <summary>
-/// Computes the frozen network's output for every image once (eval mode, no gradients) and keeps it on disk,
-/// keyed by everything that determines it: the weights, the cut, the input size and interpolation, the
-/// precision, and the exact images. Any change gives a new key, so a stale cache is never used.
+/// Computes the frozen network's output for every image once (eval mode, no gradients) and keeps it on disk, keyed by
+/// everything that determines it: the <see cref="Backbone"/> (weights, cut, input size, interpolation, normalization,
+/// precision) and the exact images. Any change gives a new key, so a stale cache is never used.
 /// </summary>
 internal static class FeatureCache
 {
-    /// <summary>What the features depend on, besides the images.</summary>
-    internal sealed record Spec(string WeightsId, FeatureCut Cut, int ImageSize, Interpolation Interpolation, Preprocessing Preprocessing, bool Bf16);
-
     /// <summary>
-    /// The features of <paramref name="split"/> under <paramref name="spec"/>: read from <paramref name="cacheDirectory"/> (or from
-    /// its stand-in in the user cache folder, <see cref="CacheFolder"/>) when a file under their key is there, else extracted on
-    /// <paramref name="device"/> (default CPU) and stored. The caller owns the result.
+    /// The features of <paramref name="split"/> by <paramref name="backbone"/> (<paramref name="network"/> is the network it
+    /// built): read from <paramref name="cacheDirectory"/> (or from its stand-in in the user cache folder,
+    /// <see cref="CacheFolder"/>) when a file under their key is there, else extracted on <paramref name="device"/> (default
+    /// CPU) and stored. The caller owns the result.
     /// <para>
     /// Storing never stops the work: a read-only <paramref name="cacheDirectory"/> (a read-only data set is normal) puts the file in
     /// the user cache folder instead, and a cache that cannot be written at all (a full disk) is skipped; <paramref name="log"/>
@@ -64,14 +103,14 @@ internal static class FeatureCache
     /// </summary>
     /// <exception cref="InvalidDataException">A file under the key lacks the expected tensors, or the features are not finite.</exception>
     public static CachedFeatures GetOrCompute(
-        Vgg model, Cifar10Split split, Spec spec, string cacheDirectory, int batchSize = 64,
+        Backbone backbone, Vgg network, Cifar10Split split, string cacheDirectory, int batchSize = 64,
         Device? device = null, IProgress<ExtractionProgress>? progress = null, CancellationToken cancellationToken = default,
         Action<string>? log = null)
     {
-        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(split);
-        ArgumentNullException.ThrowIfNull(spec);
-        string key = KeyFor(split, spec);
+        string key = KeyFor(split, backbone);
         // The full key is the file name: a file found under it holds exactly these features.
         string fileName = $"{split.Name}-{key}.safetensors";
         if (Find(cacheDirectory, fileName) is { } found)
@@ -84,14 +123,14 @@ internal static class FeatureCache
         if (path is not null && File.Exists(path))
             return Read(path, split, key); // another process computed them while this one waited
 
-        var features = Extract(model, split, spec, batchSize, device ?? CPU, progress, cancellationToken);
+        var features = Extract(backbone, network, split, batchSize, device ?? CPU, progress, cancellationToken);
         var labels = split.Labels.clone();
         if (path is not null)
         {
             try
             {
                 SafetensorsFile.Write(path, new Dictionary<string, Tensor> { ["features"] = features, ["labels"] = labels },
-                    new Dictionary<string, string> { ["split"] = split.Name, ["cut"] = spec.Cut.ToString(), ["imageSize"] = spec.ImageSize.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                    new Dictionary<string, string> { ["split"] = split.Name, ["cut"] = backbone.Cut.ToString()!, ["imageSize"] = backbone.ImageSize.ToString(System.Globalization.CultureInfo.InvariantCulture) },
                     what: "feature cache file");
             }
             catch (WriteFailedException ex)
@@ -138,30 +177,28 @@ internal static class FeatureCache
     }
 
     /// <summary>The frozen part's output for every image of <paramref name="split"/>, as one float32 tensor on the CPU.</summary>
-    public static Tensor Extract(Vgg model, Cifar10Split split, Spec spec, int batchSize, Device device,
+    public static Tensor Extract(Backbone backbone, Vgg network, Cifar10Split split, int batchSize, Device device,
         IProgress<ExtractionProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(split);
-        ArgumentNullException.ThrowIfNull(spec);
-        model.eval();
+        network.eval();
         using var noGrad = no_grad();
         var parts = new List<Tensor>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int done = 0;
-        var iterator = new BatchIterator(split, batchSize, x => ImageTransforms.Prepare(x, spec.ImageSize, spec.Preprocessing, spec.Interpolation), shuffle: false);
+        var iterator = new BatchIterator(split, batchSize, backbone.Prepare, shuffle: false);
         foreach (var batch in iterator.Epoch(0))
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            var x = CpuSpeed.ToChannelsLast(batch.Images.to(device));
-            Tensor y;
-            using (spec.Bf16 ? CpuSpeed.Autocast() : null)
-                y = model.ExtractFeatures(x, spec.Cut);
+            var x = batch.Images.to(device);
+            var y = backbone.Forward(network, x);
             if (!y.isfinite().all().item<bool>())
                 throw new InvalidDataException($"features of {split.Name}, images {done}–{done + batch.Count - 1}: NaN or infinite values, " +
-                    $"first in layer {model.FirstNonFiniteLayer(x) ?? "(none in fp32: the bf16 run overflowed; use precision fp32)"} — the weights overflow there");
-            parts.Add(y.to_type(ScalarType.Float32).to(CPU).contiguous().MoveToOuterDisposeScope());
+                    $"first in layer {network.FirstNonFiniteLayer(x) ?? "(none in fp32: the bf16 run overflowed; use precision fp32)"} — the weights overflow there");
+            parts.Add(y.to(CPU).contiguous().MoveToOuterDisposeScope());
             done += batch.Count;
             LibraryMetrics.FeatureImages.Add(batch.Count);
             progress?.Report(new ExtractionProgress(split.Name, done, split.Count, done / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
@@ -174,14 +211,16 @@ internal static class FeatureCache
         return all;
     }
 
-    /// <summary>A SHA-256 over the spec and the exact image and label bytes.</summary>
-    public static string KeyFor(Cifar10Split split, Spec spec)
+    /// <summary>A SHA-256 over the backbone and the exact image and label bytes (the same text as before the backbone was one value).</summary>
+    public static string KeyFor(Cifar10Split split, Backbone backbone)
     {
         ArgumentNullException.ThrowIfNull(split);
-        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(backbone);
+        var cut = backbone.Cut ?? throw new ArgumentException("a backbone trained whole has no features to cache", nameof(backbone));
+        bool bf16 = backbone.Precision == Precision.Bf16;
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         string header = FormattableString.Invariant(
-            $"v1|{spec.WeightsId}|{spec.Cut}|{spec.ImageSize}|{ImageTransforms.PreparationKey(spec.Interpolation, spec.Preprocessing)}|bf16={spec.Bf16}|{split.Count}");
+            $"v1|{backbone.CacheId}|{cut}|{backbone.ImageSize}|{ImageTransforms.PreparationKey(backbone.Interpolation, backbone.Normalization)}|bf16={bf16}|{split.Count}");
         hash.AppendData(Encoding.UTF8.GetBytes(header));
         using (var images = split.Images.contiguous())
             hash.AppendData(images.bytes);

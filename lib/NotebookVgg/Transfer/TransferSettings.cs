@@ -1,7 +1,9 @@
 using NotebookVgg.Data;
 using NotebookVgg.Models;
+using NotebookVgg.Training;
+using NotebookVgg.Weights;
 
-namespace NotebookVgg.Training;
+namespace NotebookVgg.Transfer;
 
 /// <summary>Everything a transfer-learning run needs besides the optimizer settings.</summary>
 public sealed record TransferSettings
@@ -15,11 +17,11 @@ public sealed record TransferSettings
     /// <summary>Which VGG to build, one of <see cref="Vgg.Architectures"/>; a weights file must be for that network.</summary>
     public string Architecture { get; init; } = "vgg19";
 
-    /// <summary>A weights file (any supported format) or null for random weights (labelled "random weights" everywhere).</summary>
-    public string? WeightsPath { get; init; }
-
-    /// <summary>Name of the registry entry the file belongs to, for preprocessing and labels (e.g. "vgg19").</summary>
-    public string? WeightsName { get; init; }
+    /// <summary>
+    /// The weights file (any supported format; its path, SHA-256 and registry name, e.g. "vgg19"), or
+    /// <see cref="WeightsReference.Random"/> (labelled "random weights" everywhere).
+    /// </summary>
+    public WeightsReference Weights { get; init; } = WeightsReference.Random;
 
     /// <summary>Features mode: fc7 (4,096 values) or pool5 (the last conv block's 512-channel map).</summary>
     public FeatureCut Cut { get; init; } = FeatureCut.Fc7;
@@ -54,16 +56,54 @@ public sealed record TransferSettings
     /// </summary>
     public string? HeadFrom { get; init; }
 
-    /// <summary>Builds the settings of a named profile; explicit arguments override the profile's choices.</summary>
+    /// <summary>Where features are cached: <see cref="FeatureCacheDirectory"/>, else &lt;data&gt;/features.</summary>
+    public string FeatureCache => FeatureCacheDirectory ?? Path.Combine(Path.GetFullPath(DataDirectory), "features");
+
+    /// <summary>
+    /// The train, validation and test splits of <paramref name="data"/> these settings use: validation is the last 10 % of
+    /// each training file (the tutorial's 45,000/5,000), then balanced subsets seeded by the options' seed.
+    /// </summary>
+    public (Cifar10Split Train, Cifar10Split Validation, Cifar10Split Test) Splits(Cifar10Dataset data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var (train, validation) = data.Train.SplitValidation(0.1);
+        int seed = Options.Seed;
+        if (TrainPerClass is { } perClass)
+        {
+            var t = train.BalancedSubset(Math.Min(perClass, train.CountPerClass().Min()), seed);
+            // The full split's ratio: 4,500 training to 500 validation images per class, one validation image for every nine
+            // training images, rounded up (1,000 per class → 112).
+            var v = validation.BalancedSubset(Math.Min(Math.Max(1, (perClass + 8) / 9), validation.CountPerClass().Min()), seed);
+            train.Dispose();
+            validation.Dispose();
+            (train, validation) = (t, v);
+        }
+        var test = TestPerClass is { } testPerClass
+            ? data.Test.BalancedSubset(Math.Min(testPerClass, data.Test.CountPerClass().Min()), seed)
+            : data.Test.Subset([.. Enumerable.Range(0, data.Test.Count).Select(i => (long)i)], data.Test.Name);
+        return (train, validation, test);
+    }
+
+    /// <summary>
+    /// The settings of a named profile with the weights file at <paramref name="weightsPath"/> (labelled with the profile's
+    /// registry name, and pinned by its SHA-256 now), or random weights for null.
+    /// </summary>
     public static TransferSettings FromProfile(TrainingProfile profile, string dataDirectory, string? weightsPath)
     {
         ArgumentNullException.ThrowIfNull(profile);
+        return FromProfile(profile, dataDirectory, weightsPath is null ? WeightsReference.Random : WeightsReference.OfFile(weightsPath, profile.PretrainedWeights));
+    }
+
+    /// <summary>The settings of a named profile with <paramref name="weights"/>; explicit arguments override the profile's choices.</summary>
+    public static TransferSettings FromProfile(TrainingProfile profile, string dataDirectory, WeightsReference weights)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        ArgumentNullException.ThrowIfNull(weights);
         return new TransferSettings
         {
             Options = profile.Options,
             DataDirectory = dataDirectory,
-            WeightsPath = weightsPath,
-            WeightsName = weightsPath is null ? null : profile.PretrainedWeights,
+            Weights = weights,
             Cut = profile.FeatureCut,
             Interpolation = profile.Interpolation,
             TrainPerClass = profile.TrainPerClass,

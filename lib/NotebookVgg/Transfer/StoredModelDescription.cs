@@ -4,29 +4,17 @@ using System.Text.Json.Serialization;
 using NotebookVgg.Data;
 using NotebookVgg.Models;
 using NotebookVgg.Runtime;
+using NotebookVgg.Training;
+using NotebookVgg.Weights;
 
-namespace NotebookVgg.Training;
+namespace NotebookVgg.Transfer;
 
 /// <summary>
-/// What a checkpoint says about its model, enough to rebuild it for evaluation and prediction:
-/// the architecture, where the frozen pretrained part comes from (features mode stores only the head),
-/// the input size and normalization, and the class names.
+/// <see cref="ModelDescription"/> as a checkpoint's <c>state.json</c> stores it under <c>model</c>: one flat object, in the
+/// same fields and words since before the description was typed (cut, interpolation and precision as lower-case names), so
+/// checkpoints of every version read alike. The seed of random weights is the checkpoint's own (its options').
 /// </summary>
-/// <param name="Architecture">The VGG, one of <see cref="Vgg.Architectures"/>.</param>
-/// <param name="Mode">Features (frozen network + trained head), fine-tuning or training from scratch.</param>
-/// <param name="FeatureCut">Where the frozen network was cut (features mode); null for fine-tuning and training from scratch.</param>
-/// <param name="NumClasses">Outputs of the trained head.</param>
-/// <param name="ClassNames">What each output stands for, in label order.</param>
-/// <param name="ImageSize">The side length the 32×32 images were resized to.</param>
-/// <param name="Interpolation">How they were resized.</param>
-/// <param name="Mean">Per-channel mean of the normalization.</param>
-/// <param name="Std">Per-channel standard deviation of the normalization.</param>
-/// <param name="WeightsName">The registry name of the pretrained weights, if any.</param>
-/// <param name="WeightsPath">The weights file (full path), or null for seeded random weights.</param>
-/// <param name="WeightsSha256">That file's SHA-256, so a file replaced since training is noticed.</param>
-/// <param name="DataName">What the model was trained on, as labelled everywhere.</param>
-/// <param name="Precision">What the network computed in: <see cref="Runtime.Precision.Fp32"/> or <see cref="Runtime.Precision.Bf16"/>.</param>
-public sealed record ModelDescription(
+internal sealed record StoredModelDescription(
     string Architecture,
     TrainingMode Mode,
     [property: JsonConverter(typeof(FeatureCutJson))] FeatureCut? FeatureCut,
@@ -40,7 +28,47 @@ public sealed record ModelDescription(
     string? WeightsPath,
     string? WeightsSha256,
     string DataName,
-    [property: JsonConverter(typeof(ComputePrecisionJson))] Precision Precision = Precision.Fp32);
+    [property: JsonConverter(typeof(ComputePrecisionJson))] Precision Precision = Precision.Fp32)
+{
+    public static StoredModelDescription Of(ModelDescription d)
+    {
+        ArgumentNullException.ThrowIfNull(d);
+        var b = d.Backbone;
+        return new(b.Architecture, d.Mode, b.Cut, d.NumClasses, d.ClassNames, b.ImageSize, b.Interpolation, b.Mean, b.Std,
+            b.Weights.Name, b.Weights.Path, b.Weights.Sha256, d.DataName, b.Precision);
+    }
+
+    /// <summary>
+    /// The description, after checking every field a rebuilt model depends on: a nonsense value throws naming the field
+    /// ("model.imageSize 0 is invalid (between 32 and 512)"). <paramref name="seed"/> is the checkpoint's.
+    /// </summary>
+    public ModelDescription ToDescription(int seed)
+    {
+        Validate();
+        // Training from scratch never loads a file: older checkpoints named the --weights given anyway.
+        var weights = WeightsPath is null || Mode == TrainingMode.Scratch ? WeightsReference.Random : new WeightsReference(WeightsName, WeightsPath, WeightsSha256);
+        var backbone = new Backbone(Architecture, weights, Mode == TrainingMode.Features ? FeatureCut : null, ImageSize, Interpolation, Mean, Std, Precision, seed);
+        return new ModelDescription(backbone, Mode, ClassNames, DataName);
+    }
+
+    private void Validate()
+    {
+        static void Fail(string field, object? value, string expected) =>
+            throw new InvalidDataException($"model.{field} {value ?? "null"} is invalid ({expected})");
+        if (!Vgg.Architectures.Contains(Architecture, StringComparer.OrdinalIgnoreCase))
+            Fail("architecture", Architecture, $"one of {string.Join(", ", Vgg.Architectures)}");
+        if (NumClasses < 2 || ClassNames is null || ClassNames.Length != NumClasses)
+            Fail("numClasses", NumClasses, "at least 2, one name per class");
+        if (ImageSize is < 32 or > 512)
+            Fail("imageSize", ImageSize, "between 32 and 512");
+        if (Mean is not { Length: 3 } || Mean.Any(v => !float.IsFinite(v)))
+            Fail("mean", Mean is null ? null : $"[{string.Join(", ", Mean)}]", "three finite numbers");
+        if (Std is not { Length: 3 } || Std.Any(v => !float.IsFinite(v) || v <= 0))
+            Fail("std", Std is null ? null : $"[{string.Join(", ", Std)}]", "three positive numbers");
+        if (Mode == TrainingMode.Features && FeatureCut is null)
+            Fail("featureCut", null, "fc7 or pool5 in features mode");
+    }
+}
 
 /// <summary>
 /// Writes an enum as its lower-case name ("fc7", "bilinear", "bf16": the text checkpoints have always stored) and reads

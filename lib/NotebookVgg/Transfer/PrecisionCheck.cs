@@ -2,13 +2,14 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using NotebookVgg.Data;
 using NotebookVgg.IO;
 using NotebookVgg.Models;
 using NotebookVgg.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace NotebookVgg.Training;
+namespace NotebookVgg.Transfer;
 
 /// <summary>What the check measured: bf16 against fp32 on the same images.</summary>
 /// <param name="Images">How many images were compared.</param>
@@ -107,12 +108,9 @@ internal static class PrecisionCheck
         (Tensor Features, Tensor Logits) Run(bool bf16)
         {
             using var autocast = bf16 ? CpuSpeed.Autocast() : null;
-            var conv = model.features.call(x);
-            var fc7 = model.avgpool.call(conv).flatten(1);
-            for (int i = 0; i <= 4; i++) // up to fc7's ReLU; dropout (classifier.5) is the identity in eval mode
-                fc7 = ((nn.Module<Tensor, Tensor>)model.classifier[i]).call(fc7);
-            var logits = model.Head.call(fc7);
-            var features = cut == FeatureCut.Fc7 ? fc7 : conv;
+            var pool5 = model.features.call(x);
+            var features = model.FromPool5(pool5, cut);
+            var logits = model.Head.call(model.FromPool5(pool5, FeatureCut.Fc7)); // dropout (classifier.5) is the identity in eval mode
             return (features.to_type(ScalarType.Float32), logits.to_type(ScalarType.Float32));
         }
         var (f32, l32) = Run(false);
@@ -126,12 +124,35 @@ internal static class PrecisionCheck
         return new PrecisionMeasurement((int)checkBatch.shape[0], error, agree, distinct);
     }
 
-    /// <summary>A SHA-256 over what the check depends on: the weights, the cut, the input preparation and the images.</summary>
-    public static string KeyFor(string weightsId, FeatureCut cut, int imageSize, string preparation, Tensor checkBatch)
+    /// <summary>
+    /// The precision of a run of <paramref name="backbone"/> (its own precision aside) on <paramref name="device"/>: for auto,
+    /// bf16 is compared with fp32 on the first <see cref="CheckImages"/> training images, prepared as the run prepares them,
+    /// through <paramref name="network"/> with its own classifier. A network trained whole is checked at fc7.
+    /// </summary>
+    public static PrecisionChoice Choose(Precision requested, Device device, Backbone backbone, Vgg network, Cifar10Split train, string cacheDirectory)
     {
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(train);
+        using var scope = NewDisposeScope();
+        int n = (int)Math.Min(CheckImages, train.Count);
+        var batch = backbone.Prepare(train.Images.narrow(0, 0, n)).to(device);
+        network.to(device);
+        return Choose(requested, device, network, batch, backbone.Cut ?? FeatureCut.Fc7, KeyFor(backbone, batch), cacheDirectory);
+    }
+
+    /// <summary>
+    /// A SHA-256 over what the check depends on: the backbone's weights, cut and input preparation (not its precision: that
+    /// is what is checked) and the images.
+    /// </summary>
+    public static string KeyFor(Backbone backbone, Tensor checkBatch)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
         ArgumentNullException.ThrowIfNull(checkBatch);
+        var cut = backbone.Cut ?? FeatureCut.Fc7;
+        string preparation = ImageTransforms.PreparationKey(backbone.Interpolation, backbone.Normalization);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(Encoding.UTF8.GetBytes(FormattableString.Invariant($"precision-v2|{weightsId}|{cut}|{imageSize}|{preparation}|")));
+        hash.AppendData(Encoding.UTF8.GetBytes(FormattableString.Invariant($"precision-v2|{backbone.CacheId}|{cut}|{backbone.ImageSize}|{preparation}|")));
         using (var c = checkBatch.contiguous())
             hash.AppendData(c.bytes);
         return Convert.ToHexStringLower(hash.GetHashAndReset());

@@ -1,0 +1,55 @@
+using System.Text.Json.Serialization;
+
+namespace NotebookVgg.Weights;
+
+/// <summary>
+/// Which weights a network starts from: a file, named by its full path and pinned by the SHA-256 of its bytes, with the
+/// registry name it was published under (<c>vgg19</c>) when there is one; or <see cref="Random"/>, the seeded random
+/// initialization. A value: two references are equal when they name the same file with the same checksum.
+/// </summary>
+/// <param name="Name">The <see cref="PretrainedWeights"/> entry the file belongs to (e.g. <c>vgg19</c>), or null.</param>
+/// <param name="Path">The file's full path; null for random weights.</param>
+/// <param name="Sha256">The file's SHA-256 (lower-case hex) when it was chosen; null for random weights.</param>
+public sealed record WeightsReference(string? Name, string? Path, string? Sha256)
+{
+    /// <summary>No file: the network keeps its (seeded) random initialization.</summary>
+    public static WeightsReference Random { get; } = new(null, null, null);
+
+    /// <summary>True for <see cref="Random"/>.</summary>
+    [JsonIgnore]
+    public bool IsRandom => Path is null;
+
+    /// <summary>"pretrained vgg19" (the registry name, else the file's name), or "random weights (not pretrained)".</summary>
+    [JsonIgnore]
+    public string Label => IsRandom ? "random weights (not pretrained)" : $"pretrained {Name ?? System.IO.Path.GetFileName(Path)}";
+
+    /// <summary>How inputs are prepared for these weights: the registry entry's, else ImageNet's (every VGG file and random weights).</summary>
+    [JsonIgnore]
+    public Preprocessing Preprocessing => PretrainedWeights.Find(Name)?.Preprocessing ?? Preprocessing.ImageNet;
+
+    /// <summary>
+    /// The file at <paramref name="path"/>, pinned by the SHA-256 of its bytes as they are now (about a second for VGG19's
+    /// 548 MB), labelled <paramref name="name"/> (a registry name, or null).
+    /// </summary>
+    public static WeightsReference OfFile(string path, string? name)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return new(name, System.IO.Path.GetFullPath(path), WeightsStore.Sha256Of(path));
+    }
+
+    /// <summary>
+    /// Throws unless the file is still there with the checksum it was pinned with: what <paramref name="owner"/> (e.g. a
+    /// checkpoint) was computed from. Random weights and a reference without a full checksum pass.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file is gone.</exception>
+    /// <exception cref="InvalidDataException">The file was replaced: its SHA-256 differs.</exception>
+    public void EnsureUnchanged(string owner)
+    {
+        if (Path is null)
+            return;
+        if (!File.Exists(Path))
+            throw new FileNotFoundException($"{owner}: needs the pretrained weights it was trained on, {Path}, which is missing", Path);
+        if (Sha256 is { Length: 64 } pinned && WeightsStore.Sha256Of(Path) is var now && !string.Equals(now, pinned, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidDataException($"{owner}: was trained from {Path} with SHA-256 {pinned}; that file now has SHA-256 {now} (replaced since training)");
+    }
+}
