@@ -59,51 +59,26 @@ internal sealed class PickleDict
 /// </remarks>
 internal sealed class TorchPickle
 {
-    private static readonly HashSet<string> AllowedCallables =
-    [
-        "collections.OrderedDict",
-        "torch._utils._rebuild_tensor",
-        "torch._utils._rebuild_tensor_v2",
-        "torch._utils._rebuild_parameter",
-    ];
-
-    /// <summary>Storage classes and the element type each holds.</summary>
-    internal static readonly Dictionary<string, ScalarType> StorageTypes = new()
-    {
-        ["torch.FloatStorage"] = ScalarType.Float32,
-        ["torch.DoubleStorage"] = ScalarType.Float64,
-        ["torch.HalfStorage"] = ScalarType.Float16,
-        ["torch.BFloat16Storage"] = ScalarType.BFloat16,
-        ["torch.LongStorage"] = ScalarType.Int64,
-        ["torch.IntStorage"] = ScalarType.Int32,
-        ["torch.ShortStorage"] = ScalarType.Int16,
-        ["torch.CharStorage"] = ScalarType.Int8,
-        ["torch.ByteStorage"] = ScalarType.Byte,
-        ["torch.BoolStorage"] = ScalarType.Bool,
-    };
-
     private const int MaxMemo = 10_000_000;
-    private readonly byte[] _data;
-    private readonly int _end;
+    private readonly PickleInput _in;
     private readonly string _source;
+    private readonly TorchPickleObjects _objects;
     private readonly Dictionary<long, object?> _memo = [];
     private readonly List<object?> _stack = [];
     private readonly Stack<int> _marks = new();
-    private int _pos;
 
     public TorchPickle(byte[] data, int start, int end, string source)
     {
-        _data = data;
-        _pos = start;
-        _end = end;
+        _in = new PickleInput(data, start, end, source);
         _source = source;
+        _objects = new TorchPickleObjects(source);
     }
 
     /// <summary>Where the next pickle (if any) starts.</summary>
-    public int Position => _pos;
+    public int Position => _in.Position;
 
     /// <summary>Storages met so far, by key (persistent ids).</summary>
-    public Dictionary<string, StorageRef> Storages { get; } = [];
+    public Dictionary<string, StorageRef> Storages => _objects.Storages;
 
     /// <summary>Reads one pickle, up to and including its STOP opcode.</summary>
     public object? Load()
@@ -113,12 +88,12 @@ internal sealed class TorchPickle
         _memo.Clear();
         while (true)
         {
-            int at = _pos;
-            byte op = ReadByte();
+            int at = _in.Position;
+            byte op = _in.ReadByte();
             switch (op)
             {
-                case 0x80: ReadByte(); break;                               // PROTO
-                case 0x95: Take(8); break;                                  // FRAME (length only)
+                case 0x80: _in.ReadByte(); break;                               // PROTO
+                case 0x95: _in.Take(8); break;                                  // FRAME (length only)
                 case (byte)'.': return Pop(at);                             // STOP
                 case (byte)'(': _marks.Push(_stack.Count); break;           // MARK
                 case (byte)'0': Pop(at); break;                             // POP
@@ -127,23 +102,23 @@ internal sealed class TorchPickle
                 case (byte)'N': Push(null); break;
                 case 0x88: Push(true); break;                               // NEWTRUE
                 case 0x89: Push(false); break;                              // NEWFALSE
-                case (byte)'J': Push((long)BinaryPrimitives.ReadInt32LittleEndian(Take(4))); break;
-                case (byte)'K': Push((long)ReadByte()); break;
-                case (byte)'M': Push((long)BinaryPrimitives.ReadUInt16LittleEndian(Take(2))); break;
-                case 0x8a: Push(Long(Take(ReadByte()))); break;             // LONG1
-                case 0x8b: Push(Long(Take(Length(BinaryPrimitives.ReadInt32LittleEndian(Take(4)), at)))); break; // LONG4
-                case (byte)'I': Push(TextInt(ReadLine(), at)); break;        // INT (protocol 0)
-                case (byte)'L': Push(TextInt(ReadLine().TrimEnd('L'), at)); break; // LONG (protocol 0)
-                case (byte)'G': Push(BinaryPrimitives.ReadDoubleBigEndian(Take(8))); break; // BINFLOAT
-                case (byte)'F': Push(ParseFloat(ReadLine(), at)); break;   // FLOAT
-                case (byte)'X': Push(Utf8(Take(Length(BinaryPrimitives.ReadInt32LittleEndian(Take(4)), at)), at)); break;
-                case 0x8c: Push(Utf8(Take(ReadByte()), at)); break;         // SHORT_BINUNICODE
-                case 0x8d: Push(Utf8(Take(Length(BinaryPrimitives.ReadInt64LittleEndian(Take(8)), at)), at)); break;
-                case (byte)'T': Push(Encoding.Latin1.GetString(Take(Length(BinaryPrimitives.ReadInt32LittleEndian(Take(4)), at)))); break;
-                case (byte)'U': Push(Encoding.Latin1.GetString(Take(ReadByte()))); break; // SHORT_BINSTRING (Python 2 str)
-                case (byte)'B': Push(Take(Length(BinaryPrimitives.ReadInt32LittleEndian(Take(4)), at)).ToArray()); break;
-                case (byte)'C': Push(Take(ReadByte()).ToArray()); break;
-                case 0x8e: Push(Take(Length(BinaryPrimitives.ReadInt64LittleEndian(Take(8)), at)).ToArray()); break;
+                case (byte)'J': Push((long)BinaryPrimitives.ReadInt32LittleEndian(_in.Take(4))); break;
+                case (byte)'K': Push((long)_in.ReadByte()); break;
+                case (byte)'M': Push((long)BinaryPrimitives.ReadUInt16LittleEndian(_in.Take(2))); break;
+                case 0x8a: Push(PickleInput.Long(_in.Take(_in.ReadByte()))); break;             // LONG1
+                case 0x8b: Push(PickleInput.Long(_in.Take(_in.Length(BinaryPrimitives.ReadInt32LittleEndian(_in.Take(4)), at)))); break; // LONG4
+                case (byte)'I': Push(_in.TextInt(_in.ReadLine(), at)); break;        // INT (protocol 0)
+                case (byte)'L': Push(_in.TextInt(_in.ReadLine().TrimEnd('L'), at)); break; // LONG (protocol 0)
+                case (byte)'G': Push(BinaryPrimitives.ReadDoubleBigEndian(_in.Take(8))); break; // BINFLOAT
+                case (byte)'F': Push(_in.ParseFloat(_in.ReadLine(), at)); break;   // FLOAT
+                case (byte)'X': Push(_in.Utf8(_in.Take(_in.Length(BinaryPrimitives.ReadInt32LittleEndian(_in.Take(4)), at)), at)); break;
+                case 0x8c: Push(_in.Utf8(_in.Take(_in.ReadByte()), at)); break;         // SHORT_BINUNICODE
+                case 0x8d: Push(_in.Utf8(_in.Take(_in.Length(BinaryPrimitives.ReadInt64LittleEndian(_in.Take(8)), at)), at)); break;
+                case (byte)'T': Push(Encoding.Latin1.GetString(_in.Take(_in.Length(BinaryPrimitives.ReadInt32LittleEndian(_in.Take(4)), at)))); break;
+                case (byte)'U': Push(Encoding.Latin1.GetString(_in.Take(_in.ReadByte()))); break; // SHORT_BINSTRING (Python 2 str)
+                case (byte)'B': Push(_in.Take(_in.Length(BinaryPrimitives.ReadInt32LittleEndian(_in.Take(4)), at)).ToArray()); break;
+                case (byte)'C': Push(_in.Take(_in.ReadByte()).ToArray()); break;
+                case 0x8e: Push(_in.Take(_in.Length(BinaryPrimitives.ReadInt64LittleEndian(_in.Take(8)), at)).ToArray()); break;
                 case (byte)')': Push(Array.Empty<object?>()); break;        // EMPTY_TUPLE
                 case (byte)'t': Push(PopMark(at).ToArray()); break;         // TUPLE
                 case 0x85: Push(new[] { Pop(at) }); break;
@@ -160,16 +135,16 @@ internal sealed class TorchPickle
                 case 0x8f: Push(new List<object?>()); break;                 // EMPTY_SET (kept as a list)
                 case 0x90: { var items = PopMark(at); AsList(Peek(at), at).AddRange(items); break; } // ADDITEMS
                 case 0x91: Push(PopMark(at)); break;                         // FROZENSET
-                case (byte)'q': Memo(ReadByte(), at); break;                 // BINPUT
-                case (byte)'r': Memo(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)), at); break;
-                case (byte)'p': Memo(TextInt(ReadLine(), at), at); break;    // PUT
+                case (byte)'q': Memo(_in.ReadByte(), at); break;                 // BINPUT
+                case (byte)'r': Memo(BinaryPrimitives.ReadUInt32LittleEndian(_in.Take(4)), at); break;
+                case (byte)'p': Memo(_in.TextInt(_in.ReadLine(), at), at); break;    // PUT
                 case 0x94: Memo(_memo.Count, at); break;                     // MEMOIZE
-                case (byte)'h': Push(Recall(ReadByte(), at)); break;         // BINGET
-                case (byte)'j': Push(Recall(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)), at)); break;
-                case (byte)'g': Push(Recall(TextInt(ReadLine(), at), at)); break;
-                case (byte)'c': Push(Global(ReadLine(), ReadLine(), at)); break; // GLOBAL
-                case 0x93: { var name = Pop(at); var module = Pop(at); Push(Global(AsString(module, at), AsString(name, at), at)); break; }
-                case (byte)'Q': Push(PersistentLoad(Pop(at), at)); break;   // BINPERSID
+                case (byte)'h': Push(Recall(_in.ReadByte(), at)); break;         // BINGET
+                case (byte)'j': Push(Recall(BinaryPrimitives.ReadUInt32LittleEndian(_in.Take(4)), at)); break;
+                case (byte)'g': Push(Recall(_in.TextInt(_in.ReadLine(), at), at)); break;
+                case (byte)'c': Push(_objects.Global(_in.ReadLine(), _in.ReadLine(), at)); break; // GLOBAL
+                case 0x93: { var name = Pop(at); var module = Pop(at); Push(_objects.Global(AsString(module, at), AsString(name, at), at)); break; }
+                case (byte)'Q': Push(_objects.PersistentLoad(Pop(at), at)); break;   // BINPERSID
                 case (byte)'R': { var args = Pop(at); var func = Pop(at); Push(Call(func, args, at)); break; } // REDUCE
                 case 0x81: { var args = Pop(at); var cls = Pop(at); Push(Call(cls, args, at)); break; }     // NEWOBJ
                 case (byte)'b': { var state = Pop(at); Build(Peek(at), state, at); break; }
@@ -179,72 +154,7 @@ internal sealed class TorchPickle
         }
     }
 
-    private double ParseFloat(string text, int at) =>
-        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
-            ? value
-            : throw Corrupt($"bad float '{text}' at byte {at}");
-
     private InvalidDataException Corrupt(string what) => new($"{_source}: {what}");
-
-    private byte ReadByte()
-    {
-        if (_pos >= _end)
-            throw Corrupt($"truncated: the pickle ends at byte {_pos} without its STOP opcode");
-        return _data[_pos++];
-    }
-
-    private ReadOnlySpan<byte> Take(int count)
-    {
-        if (count < 0 || count > _end - _pos)
-            throw Corrupt($"truncated: {count} bytes needed at byte {_pos}, {_end - _pos} left");
-        var span = _data.AsSpan(_pos, count);
-        _pos += count;
-        return span;
-    }
-
-    private int Length(long length, int at)
-    {
-        if (length < 0 || length > _end - _pos)
-            throw Corrupt($"length {length} at byte {at} runs past the end of the data");
-        return (int)length;
-    }
-
-    private string ReadLine()
-    {
-        int nl = Array.IndexOf(_data, (byte)'\n', _pos, _end - _pos);
-        if (nl < 0)
-            throw Corrupt($"truncated: unterminated text at byte {_pos}");
-        string s = Encoding.ASCII.GetString(_data, _pos, nl - _pos);
-        _pos = nl + 1;
-        return s;
-    }
-
-    private object Long(ReadOnlySpan<byte> bytes)
-    {
-        var value = new BigInteger(bytes, isUnsigned: false, isBigEndian: false);
-        return value >= long.MinValue && value <= long.MaxValue ? (long)value : value;
-    }
-
-    private long TextInt(string text, int at) =>
-        text switch
-        {
-            "00" => 0,
-            "01" => 1,
-            _ => long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v) ? v
-                : throw Corrupt($"bad integer '{text}' at byte {at}"),
-        };
-
-    private string Utf8(ReadOnlySpan<byte> bytes, int at)
-    {
-        try
-        {
-            return new UTF8Encoding(false, true).GetString(bytes);
-        }
-        catch (DecoderFallbackException)
-        {
-            throw Corrupt($"invalid UTF-8 text at byte {at}");
-        }
-    }
 
     private void Push(object? value)
     {
@@ -310,110 +220,27 @@ internal sealed class TorchPickle
             d.Set(Key(items[i], at), items[i + 1]);
     }
 
-    private PickleGlobal Global(string module, string name, int at)
-    {
-        string full = $"{module}.{name}";
-        if (!AllowedCallables.Contains(full) && !StorageTypes.ContainsKey(full))
-            throw Corrupt($"refuses the pickle global '{full}' at byte {at}: a weights file holds only tensors, storages and " +
-                          "OrderedDicts, and loading this one with Python's pickle could run code");
-        return new PickleGlobal(module, name);
-    }
-
-    private StorageRef PersistentLoad(object? pid, int at)
-    {
-        if (pid is not object?[] { Length: 5 or 6 } t || t[0] is not "storage")
-            throw Corrupt($"unsupported persistent id at byte {at} (expected a ('storage', type, key, location, size) tuple)");
-        if (t[1] is not PickleGlobal type || !StorageTypes.TryGetValue(type.ToString(), out var dtype))
-            throw Corrupt($"persistent id at byte {at} names no storage type");
-        string key = t[2] switch { string s => s, long l => l.ToString(CultureInfo.InvariantCulture), _ => throw Corrupt($"bad storage key at byte {at}") };
-        if (t[4] is not long numel || numel < 0)
-            throw Corrupt($"bad storage size for storage {key} at byte {at}");
-        if (t.Length == 6 && t[5] is object?[] view)
-        {
-            // Legacy files: (view_key, offset, view_size) marks a storage that is a slice of storage `key`.
-            if (view is not [string vk, long off, long size] || off < 0 || size < 0 || off + size > numel)
-                throw Corrupt($"bad storage view for storage {key} at byte {at}");
-            if (Storages.TryGetValue(vk, out var known))
-                return known;
-            var slice = new StorageRef(vk, dtype, size, key, off);
-            Storages[vk] = slice;
-            if (!Storages.ContainsKey(key))
-                Storages[key] = new StorageRef(key, dtype, numel, null, 0);
-            return slice;
-        }
-        if (Storages.TryGetValue(key, out var existing))
-        {
-            if (existing.DType != dtype || existing.Numel != numel)
-                throw Corrupt($"storage {key} is described twice, differently");
-            return existing;
-        }
-        var storage = new StorageRef(key, dtype, numel, null, 0);
-        Storages[key] = storage;
-        return storage;
-    }
-
     private object Call(object? func, object? args, int at)
     {
         if (func is not PickleGlobal g)
             throw Corrupt($"corrupt pickle: call of a {Describe(func)} at byte {at}");
         if (args is not object?[] a)
             throw Corrupt($"corrupt pickle: arguments of {g} are not a tuple at byte {at}");
-        switch (g.ToString())
+        if (g.ToString() != "collections.OrderedDict")
+            return _objects.Call(g, a, at);
+        var d = new PickleDict();
+        if (a.Length == 1 && a[0] is List<object?> pairs)
         {
-            case "collections.OrderedDict":
-                var d = new PickleDict();
-                if (a.Length == 1 && a[0] is List<object?> pairs)
-                {
-                    foreach (var pair in pairs)
-                    {
-                        if (pair is not object?[] { Length: 2 } kv)
-                            throw Corrupt($"OrderedDict items at byte {at} are not pairs");
-                        d.Set(Key(kv[0], at), kv[1]);
-                    }
-                }
-                else if (a.Length != 0)
-                    throw Corrupt($"unsupported OrderedDict arguments at byte {at}");
-                return d;
-            case "torch._utils._rebuild_tensor":
-            case "torch._utils._rebuild_tensor_v2":
-                if (a.Length < 4 || a[0] is not StorageRef storage || a[1] is not long offset)
-                    throw Corrupt($"bad arguments to {g} at byte {at}");
-                return Tensor(storage, offset, Longs(a[2], at), Longs(a[3], at), at);
-            case "torch._utils._rebuild_parameter":
-                if (a.Length < 1 || a[0] is not TensorRef data)
-                    throw Corrupt($"bad arguments to {g} at byte {at}");
-                return data;
-            default:
-                throw Corrupt($"refuses to call '{g}' at byte {at}");
+            foreach (var pair in pairs)
+            {
+                if (pair is not object?[] { Length: 2 } kv)
+                    throw Corrupt($"OrderedDict items at byte {at} are not pairs");
+                d.Set(Key(kv[0], at), kv[1]);
+            }
         }
-    }
-
-    private long[] Longs(object? o, int at)
-    {
-        if (o is not object?[] t || t.Length > 64)
-            throw Corrupt($"bad tensor shape at byte {at}");
-        var result = new long[t.Length];
-        for (int i = 0; i < t.Length; i++)
-            result[i] = t[i] is long v && v >= 0 ? v : throw Corrupt($"bad tensor shape at byte {at}");
-        return result;
-    }
-
-    private TensorRef Tensor(StorageRef storage, long offset, long[] size, long[] stride, int at)
-    {
-        if (size.Length != stride.Length)
-            throw Corrupt($"tensor at byte {at}: shape and strides disagree");
-        if (offset < 0)
-            throw Corrupt($"tensor at byte {at}: negative storage offset {offset}");
-        if (size.All(s => s > 0))
-        {
-            // The furthest element the view touches must lie inside the storage.
-            BigInteger last = offset;
-            for (int i = 0; i < size.Length; i++)
-                last += (BigInteger)(size[i] - 1) * stride[i];
-            if (last >= storage.Numel)
-                throw Corrupt($"tensor of shape [{string.Join(", ", size)}] at byte {at} reaches element {last} of storage {storage.Key}, which holds {storage.Numel}");
-        }
-        return new TensorRef(storage, offset, size, stride);
+        else if (a.Length != 0)
+            throw Corrupt($"unsupported OrderedDict arguments at byte {at}");
+        return d;
     }
 
     private void Build(object? target, object? state, int at)
@@ -424,7 +251,7 @@ internal sealed class TorchPickle
         throw Corrupt($"unsupported BUILD of a {Describe(target)} at byte {at}");
     }
 
-    private static string Describe(object? o) => o switch
+    internal static string Describe(object? o) => o switch
     {
         null => "None",
         PickleGlobal g => g.ToString(),
