@@ -34,7 +34,7 @@ public static class SyntheticCifar
             throw new IOException($"{target}: exists and is a file");
 
         // Two writers of the same folder take turns; a full disk or a read-only folder fails before a byte is written, in one line.
-        using var writing = Cifar10.BeginWriting(root, target, log: null, CancellationToken.None);
+        using var writing = Cifar10Archive.BeginWriting(root, target, log: null, CancellationToken.None);
         if (Directory.Exists(target) && !File.Exists(Path.Combine(target, Cifar10.SyntheticMarkerFileName)))
             throw new IOException($"{target}: already exists and is not synthetic data; it is never overwritten");
         long bytes = (long)(trainCount + testCount) * Cifar10Reader.RecordBytes;

@@ -58,7 +58,7 @@ public sealed class DataWriteFaultTests : IDisposable
     {
         string root = _dir.Combine("data");
         var log = new List<string>();
-        using (var held = Cifar10.BeginWriting(root, Path.Combine(root, Cifar10.FolderName), null, CancellationToken.None))
+        using (var held = Cifar10Archive.BeginWriting(root, Path.Combine(root, Cifar10.FolderName), null, CancellationToken.None))
         {
             var waiting = Cifar10.ExtractAsync(_archive, root, log: log.Add);
             await Task.Delay(700);
