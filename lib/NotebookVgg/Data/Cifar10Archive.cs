@@ -21,7 +21,7 @@ internal static class Cifar10Archive
             throw new IOException($"{existing}: holds synthetic data, not CIFAR-10; remove it (or use another data folder) to download CIFAR-10");
         if (Directory.Exists(existing))
             return root; // present: a read-only data folder is fine
-        string? firstCreated = Downloader.FirstMissingFolder(root);
+        string? firstCreated = CreatedFolders.FirstMissing(root);
         var writing = await Task.Run(() => BeginWriting(root, existing, log, ct), ct).ConfigureAwait(false);
         try
         {
@@ -42,7 +42,7 @@ internal static class Cifar10Archive
         catch
         {
             writing.Dispose(); // its lock file goes first: a failed download leaves no folder it created
-            Downloader.RemoveEmptyFolders(root, firstCreated);
+            CreatedFolders.RemoveEmpty(root, firstCreated);
             throw;
         }
         finally

@@ -11,6 +11,15 @@ public sealed record DownloadProgress(string Source, long BytesReceived, long? T
 {
     /// <summary>Fraction done in [0,1], or null when the size is unknown.</summary>
     public double? Fraction => TotalBytes is > 0 ? (double)BytesReceived / TotalBytes.Value : null;
+
+    /// <summary>A compact "12.3 of 548.1 MB, 4.2 MB/s" text for progress lines.</summary>
+    internal string Describe()
+    {
+        var c = CultureInfo.InvariantCulture;
+        string done = (BytesReceived / 1e6).ToString("0.0", c);
+        string of = TotalBytes is { } t ? $" of {(t / 1e6).ToString("0.0", c)}" : "";
+        return $"{done}{of} MB, {(BytesPerSecond / 1e6).ToString("0.0", c)} MB/s";
+    }
 }
 
 /// <summary>
@@ -47,6 +56,18 @@ public sealed record Checksum(string Algorithm, string Hex, bool IsPrefix = fals
                 ? $"checksum '{hex}': expected {minLength} hexadecimal digits"
                 : $"checksum '{hex}': expected {minLength} to {maxLength} hexadecimal digits");
         return h;
+    }
+
+    /// <summary>Checks a file against every checksum; throws naming the file, the expected and the actual digest.</summary>
+    internal static void VerifyAll(string path, IEnumerable<Checksum> checksums, string? what = null)
+    {
+        foreach (var checksum in checksums)
+        {
+            string actual = checksum.ComputeFor(path);
+            if (!checksum.Matches(actual))
+                throw new InvalidDataException(
+                    $"{what ?? path}: {checksum.Algorithm} is {actual}, expected {(checksum.IsPrefix ? "one starting " : "")}{checksum.Hex}");
+        }
     }
 
     /// <summary>The algorithm and the hex digits, e.g. "SHA-256 starting 1a2b3c4d" for a prefix.</summary>
@@ -111,13 +132,13 @@ internal sealed class Downloader : IDisposable
         if (File.Exists(target))
         {
             // Present already (earlier download, or placed by hand): verified, never silently replaced.
-            Verify(target, checksums, $"{target} (already present; delete it to download again)");
+            Checksum.VerifyAll(target, checksums, $"{target} (already present; delete it to download again)");
             return target;
         }
         if (!source.IsFile && source.Scheme is not ("http" or "https"))
             throw new ArgumentException($"URL '{source}': only http, https and file URLs are supported");
         string folder = Path.GetDirectoryName(target)!;
-        string? firstCreated = FirstMissingFolder(folder);
+        string? firstCreated = CreatedFolders.FirstMissing(folder);
         try
         {
             Directory.CreateDirectory(folder);
@@ -135,7 +156,7 @@ internal sealed class Downloader : IDisposable
             if (File.Exists(target))
             {
                 // Another process downloaded it while this one waited.
-                Verify(target, checksums, $"{target} (downloaded by another process; delete it to download again)");
+                Checksum.VerifyAll(target, checksums, $"{target} (downloaded by another process; delete it to download again)");
                 return target;
             }
             if (source.IsFile)
@@ -144,7 +165,7 @@ internal sealed class Downloader : IDisposable
                 await DownloadHttpAsync(source, partial, progress, cancellationToken);
             try
             {
-                Verify(partial, checksums, $"download of {source}");
+                Checksum.VerifyAll(partial, checksums, $"download of {source}");
             }
             catch
             {
@@ -159,7 +180,7 @@ internal sealed class Downloader : IDisposable
             // A full disk needs its space back, and a read-only one holds no partial file: nothing is kept to resume.
             AtomicFile.TryDelete(partial);
             downloading?.Dispose(); // its lock file goes first, so that a folder this download created is empty again
-            RemoveEmptyFolders(folder, firstCreated);
+            CreatedFolders.RemoveEmpty(folder, firstCreated);
             throw WriteFailure.Explain(ex, target, "download", (ex as WriteFailedException)?.BytesNeeded ?? _expectedBytes,
                 WriteFailure.Classify(ex) == WriteProblem.DiskFull
                     ? "free space there (or download into another folder); nothing was kept"
@@ -169,7 +190,7 @@ internal sealed class Downloader : IDisposable
         {
             // A failed download leaves no empty folder behind (a truncated one keeps its .partial file to resume).
             downloading?.Dispose();
-            RemoveEmptyFolders(folder, firstCreated);
+            CreatedFolders.RemoveEmpty(folder, firstCreated);
             throw;
         }
         finally
@@ -188,40 +209,6 @@ internal sealed class Downloader : IDisposable
         string target = partial[..^".partial".Length];
         if (WriteFailure.FreeBytes(Path.GetDirectoryName(partial)!) is { } free && free < remaining)
             throw WriteFailure.NotEnoughSpace(target, "download", remaining, free, "free space there (or download into another folder); nothing was fetched");
-    }
-
-    /// <summary>The outermost folder on the way to <paramref name="folder"/> that does not exist yet, if any.</summary>
-    internal static string? FirstMissingFolder(string folder)
-    {
-        string? missing = null;
-        for (string? f = folder; f is not null && !Directory.Exists(f); f = Path.GetDirectoryName(f))
-            missing = f;
-        return missing;
-    }
-
-    /// <summary>Removes the folders this download created, innermost first, as long as they are empty.</summary>
-    internal static void RemoveEmptyFolders(string folder, string? firstCreated)
-    {
-        if (firstCreated is null)
-            return;
-        for (string? f = folder; f is not null && f.Length >= firstCreated.Length; f = Path.GetDirectoryName(f))
-        {
-            if (!Directory.Exists(f) || Directory.EnumerateFileSystemEntries(f).Any())
-                return;
-            Directory.Delete(f);
-        }
-    }
-
-    /// <summary>Checks a file against every checksum; throws naming the file, the expected and the actual digest.</summary>
-    public static void Verify(string path, IEnumerable<Checksum> checksums, string? what = null)
-    {
-        foreach (var checksum in checksums)
-        {
-            string actual = checksum.ComputeFor(path);
-            if (!checksum.Matches(actual))
-                throw new InvalidDataException(
-                    $"{what ?? path}: {checksum.Algorithm} is {actual}, expected {(checksum.IsPrefix ? "one starting " : "")}{checksum.Hex}");
-        }
     }
 
     private async Task DownloadHttpAsync(Uri source, string partial, IProgress<DownloadProgress>? progress, CancellationToken cancellationToken)
@@ -327,16 +314,6 @@ internal sealed class Downloader : IDisposable
     }
 
     private static double Rate(long bytes, TimeSpan elapsed) => elapsed.TotalSeconds > 0 ? bytes / elapsed.TotalSeconds : 0;
-
-    /// <summary>A compact "12.3 of 548.1 MB, 4.2 MB/s" text for progress lines.</summary>
-    public static string Describe(DownloadProgress p)
-    {
-        ArgumentNullException.ThrowIfNull(p);
-        var c = CultureInfo.InvariantCulture;
-        string done = (p.BytesReceived / 1e6).ToString("0.0", c);
-        string of = p.TotalBytes is { } t ? $" of {(t / 1e6).ToString("0.0", c)}" : "";
-        return $"{done}{of} MB, {(p.BytesPerSecond / 1e6).ToString("0.0", c)} MB/s";
-    }
 
     /// <summary>Disposes the HttpClient this downloader created; one passed in is left to its owner.</summary>
     public void Dispose()

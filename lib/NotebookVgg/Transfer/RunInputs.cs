@@ -137,7 +137,7 @@ public static class RunInputs
             if (bucket == _lastBucket && !value.Completed)
                 return;
             _lastBucket = bucket;
-            log(Downloader.Describe(value));
+            log(value.Describe());
         }
     }
 }
