@@ -1,10 +1,7 @@
-using System.Collections;
 using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Text;
-using Microsoft.Data.Analysis;
-using Plotly.NET;
 
 namespace NotebookVgg.Notebooks;
 
@@ -111,7 +108,7 @@ public sealed class NotebookApp : IDisposable
         /// <summary>Replaces the shown value (the console gets the new value's text only for text values).</summary>
         public void Update(object? value)
         {
-            var (html, text) = Render(value);
+            var (html, text) = AppReportHtml.Render(value);
             lock (_app._cells)
                 _slot.Clear().Append(html);
             if (text is not null)
@@ -144,50 +141,6 @@ public sealed class NotebookApp : IDisposable
         }
     }
 
-    // Charts as Plotly.NET draws them (plotly.js embedded once in the page), tables as tables, the rest as text.
-    private static (string Html, string? Text) Render(object? value)
-    {
-        switch (value)
-        {
-            case null:
-                return ("<pre>null</pre>", "null");
-            case GenericChart chart:
-                return ($"<div class=\"chart\">{GenericChart.toChartHTML(chart)}</div>", "(chart: in the report)");
-            case DataFrame frame:
-                return (Table(frame), frame.ToString());
-            case string text:
-                return ($"<pre>{WebUtility.HtmlEncode(text)}</pre>", text);
-            case IFormattable formattable:
-                string formatted = formattable.ToString(null, CultureInfo.CurrentCulture);
-                return ($"<pre>{WebUtility.HtmlEncode(formatted)}</pre>", formatted);
-            case IEnumerable items:
-                string joined = string.Join("\n", items.Cast<object?>().Select(i => i?.ToString()));
-                return ($"<pre>{WebUtility.HtmlEncode(joined)}</pre>", joined);
-            default:
-                string plain = value.ToString() ?? "";
-                return ($"<pre>{WebUtility.HtmlEncode(plain)}</pre>", plain);
-        }
-    }
-
-    private static string Table(DataFrame frame)
-    {
-        var html = new StringBuilder("<table><tr>");
-        foreach (var column in frame.Columns)
-            html.Append("<th>").Append(WebUtility.HtmlEncode(column.Name)).Append("</th>");
-        html.Append("</tr>\n");
-        long rows = Math.Min(frame.Rows.Count, 500);
-        for (long r = 0; r < rows; r++)
-        {
-            html.Append("<tr>");
-            foreach (var column in frame.Columns)
-                html.Append("<td>").Append(WebUtility.HtmlEncode(Convert.ToString(column[r], CultureInfo.CurrentCulture) ?? "")).Append("</td>");
-            html.Append("</tr>\n");
-        }
-        if (frame.Rows.Count > rows)
-            html.Append($"<tr><td colspan=\"{frame.Columns.Count}\">… {frame.Rows.Count - rows:N0} more rows</td></tr>\n");
-        return html.Append("</table>").ToString();
-    }
-
     private void OnUnhandledException(object sender, UnhandledExceptionEventArgs e)
     {
         _failure = e.ExceptionObject.ToString();
@@ -207,7 +160,7 @@ public sealed class NotebookApp : IDisposable
         lock (_cells)
             charts = _slots.Any(s => s.ToString().Contains("class=\"chart\"", StringComparison.Ordinal));
         if (charts)
-            page.Append("<script>\n").Append(PlotlyScript()).Append("\n</script>\n");
+            page.Append("<script>\n").Append(AppReportHtml.PlotlyScript()).Append("\n</script>\n");
         page.Append("</head>\n<body>\n<h1>").Append(WebUtility.HtmlEncode(_title)).Append("</h1>\n<p>")
             .Append(_failure is null ? "Completed" : "<strong class=\"failed\">Failed</strong>")
             .Append(CultureInfo.InvariantCulture, $" · started {_started:yyyy-MM-dd HH:mm zzz} · {(DateTimeOffset.Now - _started).TotalSeconds:F1} s</p>\n");
@@ -245,26 +198,6 @@ public sealed class NotebookApp : IDisposable
                 page.Append("<pre>").Append(WebUtility.HtmlEncode(printed.ToString())).Append("</pre>\n");
             printed.Clear();
         }
-    }
-
-    // plotly.js as Plotly.NET.dll carries it, and a stand-in for require.js (Plotly.NET's chart HTML asks it for plotly).
-    private static string PlotlyScript()
-    {
-        var assembly = typeof(GenericChart).Assembly;
-        string name = assembly.GetManifestResourceNames().Single(n => n.StartsWith("Plotly.NET.plotly-", StringComparison.Ordinal) && n.EndsWith(".min.js", StringComparison.Ordinal));
-        using var reader = new StreamReader(assembly.GetManifestResourceStream(name)!, Encoding.UTF8);
-        return reader.ReadToEnd().Replace("</script", "<\\/script", StringComparison.OrdinalIgnoreCase) + """
-
-            (function () {
-              function offlineRequire(deps, callback) {
-                var modules = [].concat(deps).map(function (d) { return /plotly/i.test(d) ? window.Plotly : undefined; });
-                if (typeof callback === "function") callback.apply(window, modules);
-              }
-              offlineRequire.config = function () { return offlineRequire; };
-              window.requirejs = offlineRequire;
-              window.require = offlineRequire;
-            })();
-            """;
     }
 
     // Console output: to the console as before, and into the report under the current cell.

@@ -1,6 +1,5 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
-using System.Text;
 using TorchSharp;
 
 namespace NotebookVgg.Runtime;
@@ -24,7 +23,6 @@ internal static class NativeRuntime
     /// <summary>Environment variable that overrides <see cref="FixDirectory"/>.</summary>
     public const string FixDirectoryEnvironmentVariable = "NOTEBOOKVGG_NATIVE";
 
-    private const string LibTorchSharpFile = "libLibTorchSharp.so";
     private static readonly object Gate = new();
     private static NativeRuntimeStatus? _status;
 
@@ -41,7 +39,7 @@ internal static class NativeRuntime
             : Path.Combine(IO.ProjectPaths.UserCacheDirectory(), "native", "torchsharp-" + TorchSharpVersion);
 
     /// <summary>The patched copy's path (present or not).</summary>
-    public static string FixedCopy => Path.Combine(FixDirectory, LibTorchSharpFile);
+    public static string FixedCopy => Path.Combine(FixDirectory, NativeFiles.LibTorchSharpFile);
 
     /// <summary>
     /// Idempotent, and writes no file. On Linux: if the system libstdc++ lacks <see cref="MarkerVersion"/> and the
@@ -58,9 +56,9 @@ internal static class NativeRuntime
             if (!OperatingSystem.IsLinux())
                 return _status = new NativeRuntimeStatus(false, false, [], null, null);
 
-            string? libstdcxx = FindSystemLibStdCxx();
-            bool needed = libstdcxx is null || !FileContains(libstdcxx, MarkerVersion);
-            var candidates = CandidateLibTorchSharpFiles().ToList();
+            string? libstdcxx = NativeFiles.SystemLibStdCxx();
+            bool needed = libstdcxx is null || !NativeFiles.Contains(libstdcxx, MarkerVersion);
+            var candidates = NativeFiles.LibTorchSharpCandidates().ToList();
             string? usedCopy = null;
             if (needed && File.Exists(FixedCopy) && IsMarkerWeak(FixedCopy))
                 usedCopy = LoadLibTorchSharpFrom(FixedCopy) ? FixedCopy : null;
@@ -96,7 +94,7 @@ internal static class NativeRuntime
         if (File.Exists(FixedCopy) && IsMarkerWeak(FixedCopy))
             return [];
         string source = PackageLibTorchSharp()
-            ?? throw new FileNotFoundException($"no {LibTorchSharpFile} of TorchSharp {TorchSharpVersion} found to copy (restore the packages: dotnet build NotebookVgg.sln)");
+            ?? throw new FileNotFoundException($"no {NativeFiles.LibTorchSharpFile} of TorchSharp {TorchSharpVersion} found to copy (restore the packages: dotnet build NotebookVgg.sln)");
         // A folder that cannot be written (a read-only home in a container) or a full disk: one line saying where else to put it.
         string advice = $"set {FixDirectoryEnvironmentVariable} (or XDG_CACHE_HOME) to a writable folder and run nvgg doctor --fix again";
         try
@@ -105,7 +103,7 @@ internal static class NativeRuntime
         }
         catch (Exception ex) when (IO.WriteFailure.IsWriteError(ex))
         {
-            throw IO.WriteFailure.Explain(ex, FixedCopy, "patched copy of " + LibTorchSharpFile, null, advice);
+            throw IO.WriteFailure.Explain(ex, FixedCopy, "patched copy of " + NativeFiles.LibTorchSharpFile, null, advice);
         }
         ElfVersionNeeds.WriteWeakCopy(source, FixedCopy, MarkerVersion, advice);
         return
@@ -118,7 +116,7 @@ internal static class NativeRuntime
     /// <summary>The package's own libLibTorchSharp.so (not a copy patched in place), to copy from.</summary>
     private static string? PackageLibTorchSharp()
     {
-        var files = CandidateLibTorchSharpFiles().ToList();
+        var files = NativeFiles.LibTorchSharpCandidates().ToList();
         return files.FirstOrDefault(f => !IsMarkerWeak(f)) ?? files.FirstOrDefault();
     }
 
@@ -126,7 +124,7 @@ internal static class NativeRuntime
     private static bool LoadLibTorchSharpFrom(string file)
     {
         var torchSharp = typeof(torch).Assembly;
-        static bool IsLibTorchSharp(string name) => name is "LibTorchSharp" or "libLibTorchSharp" or LibTorchSharpFile;
+        static bool IsLibTorchSharp(string name) => name is "LibTorchSharp" or "libLibTorchSharp" or NativeFiles.LibTorchSharpFile;
         // TorchSharp first calls NativeLibrary.TryLoad("LibTorchSharp", its assembly): that skips DllImport resolvers
         // but ends, when the package's own copy fails to load, with its load context's ResolvingUnmanagedDll event.
         var context = System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(torchSharp);
@@ -150,27 +148,6 @@ internal static class NativeRuntime
     public static bool IsMarkerWeak(string libTorchSharp) =>
         ElfVersionNeeds.Read(libTorchSharp).Where(r => r.Version == MarkerVersion).All(r => r.IsWeak);
 
-    /// <summary>Every libLibTorchSharp.so this process might load: next to the app, in its runtimes folder, and in the NuGet package TorchSharp.dll came from.</summary>
-    internal static IEnumerable<string> CandidateLibTorchSharpFiles()
-    {
-        var dirs = new List<string> { AppContext.BaseDirectory, Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native") };
-        if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string searchDirs)
-            dirs.AddRange(searchDirs.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
-        string? torchSharpDir = Path.GetDirectoryName(typeof(torch).Assembly.Location);
-        if (!string.IsNullOrEmpty(torchSharpDir))
-        {
-            dirs.Add(torchSharpDir);
-            // NuGet cache layout: torchsharp/<version>/lib/<tfm>/TorchSharp.dll and .../runtimes/linux-x64/native/
-            dirs.Add(Path.GetFullPath(Path.Combine(torchSharpDir, "..", "..", "runtimes", "linux-x64", "native")));
-        }
-        // The NuGet cache copy is what a notebook kernel's #r "nuget: TorchSharp" loads (read only, never changed).
-        dirs.Add(Path.Combine(NuGetPackagesFolder(), "torchsharp", TorchSharpVersion, "runtimes", "linux-x64", "native"));
-        return dirs
-            .Select(d => Path.GetFullPath(Path.Combine(d, LibTorchSharpFile)))
-            .Distinct(StringComparer.Ordinal)
-            .Where(File.Exists);
-    }
-
     /// <summary>
     /// Loads libtorch's libraries by full path before TorchSharp loads them by name, so that a system libtorch
     /// (e.g. /usr/lib/x86_64-linux-gnu/libtorch_cpu.so from python3-torch) can never be picked instead.
@@ -178,7 +155,7 @@ internal static class NativeRuntime
     /// </summary>
     private static string? PreloadLibTorch(IReadOnlyList<string> libTorchSharpFiles)
     {
-        foreach (string dir in LibTorchDirectories(libTorchSharpFiles))
+        foreach (string dir in NativeFiles.LibTorchDirectories(libTorchSharpFiles))
         {
             string cpu = Path.Combine(dir, "libtorch_cpu.so");
             if (!File.Exists(cpu))
@@ -195,30 +172,6 @@ internal static class NativeRuntime
         return null;
     }
 
-    private static IEnumerable<string> LibTorchDirectories(IReadOnlyList<string> libTorchSharpFiles)
-    {
-        foreach (string f in libTorchSharpFiles)
-            yield return Path.GetDirectoryName(f)!;
-        // NuGet cache: libtorch-cpu-linux-x64/<version>/runtimes/linux-x64/native next to torchsharp/<version>.
-        string? torchSharpDir = Path.GetDirectoryName(typeof(torch).Assembly.Location);
-        if (string.IsNullOrEmpty(torchSharpDir))
-            yield break;
-        var packageRoots = new[] { Path.GetFullPath(Path.Combine(torchSharpDir, "..", "..", "..", "..")), NuGetPackagesFolder() };
-        foreach (string packagesRoot in packageRoots.Distinct(StringComparer.Ordinal))
-        {
-            foreach (string package in BuiltForCuda
-                ? new[] { "libtorch-cuda-12.8-linux-x64", "libtorch-cpu-linux-x64" }
-                : new[] { "libtorch-cpu-linux-x64", "libtorch-cuda-12.8-linux-x64" })
-            {
-                string root = Path.Combine(packagesRoot, package);
-                if (!Directory.Exists(root))
-                    continue;
-                foreach (string version in Directory.GetDirectories(root).OrderDescending(StringComparer.Ordinal))
-                    yield return Path.Combine(version, "runtimes", "linux-x64", "native");
-            }
-        }
-    }
-
     /// <summary>
     /// Whether this library was built with <c>-p:TorchBackend=cuda</c> (recorded in its assembly metadata): then a kernel
     /// that loads TorchSharp from NuGet gets the CUDA libtorch — the one switch a notebook needs for a GPU.
@@ -226,36 +179,6 @@ internal static class NativeRuntime
     public static bool BuiltForCuda { get; } = string.Equals(
         typeof(NativeRuntime).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "TorchBackend")?.Value,
         "cuda", StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>The NuGet global packages folder: $NUGET_PACKAGES, else ~/.nuget/packages.</summary>
-    internal static string NuGetPackagesFolder() =>
-        Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } env
-            ? env
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-
-    private static string? FindSystemLibStdCxx()
-    {
-        // The one this process has mapped is the one that counts; fall back to the usual places.
-        try
-        {
-            foreach (string line in File.ReadLines("/proc/self/maps"))
-            {
-                int slash = line.IndexOf('/', StringComparison.Ordinal);
-                if (slash >= 0 && line.Contains("libstdc++.so", StringComparison.Ordinal))
-                    return line[slash..];
-            }
-        }
-        catch (IOException) { }
-        string[] known = ["/lib/x86_64-linux-gnu/libstdc++.so.6", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6",
-            "/usr/lib64/libstdc++.so.6", "/usr/lib/libstdc++.so.6", "/lib/aarch64-linux-gnu/libstdc++.so.6"];
-        return known.FirstOrDefault(File.Exists);
-    }
-
-    private static bool FileContains(string path, string text)
-    {
-        byte[] needle = Encoding.ASCII.GetBytes(text + "\0");
-        return File.ReadAllBytes(path).AsSpan().IndexOf(needle) >= 0;
-    }
 
     /// <summary>The version of the TorchSharp managed assembly.</summary>
     public static string TorchSharpVersion =>

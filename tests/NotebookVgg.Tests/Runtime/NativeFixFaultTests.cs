@@ -10,7 +10,7 @@ namespace NotebookVgg.Tests.Runtime;
 /// </summary>
 public sealed class NativeFixFaultTests
 {
-    private static string PackageCopy => NativeRuntime.CandidateLibTorchSharpFiles().FirstOrDefault()
+    private static string PackageCopy => NativeFiles.LibTorchSharpCandidates().FirstOrDefault()
         ?? throw new FileNotFoundException("no libLibTorchSharp.so of the TorchSharp package found: build the solution first");
 
     [Fact]
