@@ -47,6 +47,14 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         [Description("nearest | bilinear | bicubic.")]
         public string? Interpolation { get; init; }
 
+        [CommandOption("--normalize <imagenet|none>")]
+        [Description("imagenet (default): ImageNet's mean and std; none: [0, 1] pixels only, as the tutorial's companion notebook fed its network.")]
+        public string? Normalize { get; init; }
+
+        [CommandOption("--loss <logits|double_softmax>")]
+        [Description("logits (default): cross-entropy on the logits; double_softmax: on their softmax, the tutorial's bug, to reproduce it.")]
+        public string? Loss { get; init; }
+
         [CommandOption("--epochs <N>")]
         public int? Epochs { get; init; }
 
@@ -136,6 +144,10 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
             try
             {
                 _ = PerClass(LimitTrain, null, "--limit-train");
+                if (Normalize is not null)
+                    _ = TransferSettings.ParseNormalization(Normalize);
+                if (Loss is not null)
+                    _ = TrainingOptions.ParseLoss(Loss);
                 _ = PerClass(LimitTest, null, "--limit-test");
             }
             catch (ArgumentException ex)
@@ -176,13 +188,15 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
             Device = s.Device ?? (s.Profile is null ? "auto" : o.Device),
             EarlyStoppingPatience = s.EarlyStopping ?? o.EarlyStoppingPatience,
             Precision = s.Precision is null ? o.Precision : PrecisionChoice.Parse(s.Precision),
+            Loss = s.Loss is null ? o.Loss : TrainingOptions.ParseLoss(s.Loss),
         };
-        var reference = weightsPath is null ? WeightsReference.Random : WeightsReference.OfFile(weightsPath, weights.Entry?.Name ?? profile.PretrainedWeights);
+        var reference = weightsPath is null ? WeightsReference.Random : WeightsReference.Identify(weightsPath); // named only where its bytes are the registry's
         var defaults = TransferSettings.FromProfile(profile, data, reference);
         var settings = defaults with
         {
             Options = o,
             Architecture = s.Architecture,
+            Normalization = s.Normalize is null ? defaults.Normalization : TransferSettings.ParseNormalization(s.Normalize),
             Cut = s.Cut is null ? defaults.Cut : TransferSettings.ParseCut(s.Cut),
             Interpolation = s.Interpolation is null ? defaults.Interpolation : TransferSettings.ParseInterpolation(s.Interpolation),
             TrainPerClass = PerClass(s.LimitTrain, profile.TrainPerClass, "--limit-train"),

@@ -133,6 +133,51 @@ public sealed record ModelSummary(string Model, int InputSize, int Batch, IReadO
             new Int64DataFrameColumn("MACs", Layers.Select(l => l.Macs)));
     }
 
+    /// <summary>
+    /// The same rows, shorter, for reading: the layers of <c>features</c> grouped into blocks (each block ends at its
+    /// max-pool: "features.0–4"), every other layer on its own row — so VGG's classifier fits on the first page of a
+    /// notebook's table. Parameters with thousands separators, MACs in millions or billions (M, G).
+    /// </summary>
+    public DataFrame ByBlock()
+    {
+        var rows = new List<(string Name, string Kind, string Shape, long Parameters, long Macs)>();
+        var block = new List<LayerSummary>();
+        int blocks = 0;
+        var lastFeature = Layers.LastOrDefault(l => l.Name.StartsWith("features.", StringComparison.Ordinal));
+        foreach (var layer in Layers)
+        {
+            if (!layer.Name.StartsWith("features.", StringComparison.Ordinal))
+            {
+                rows.Add((layer.Name, layer.Kind, layer.OutputShapeText, layer.Parameters, layer.Macs));
+                continue;
+            }
+            block.Add(layer);
+            if (layer.Kind != nameof(MaxPool2d) && !ReferenceEquals(layer, lastFeature))
+                continue;
+            int convs = block.Count(l => l.Kind == nameof(Conv2d));
+            string first = block[0].Name["features.".Length..], last = block[^1].Name["features.".Length..];
+            string kinds = string.Join(", ", block.GroupBy(l => l.Kind).Select(g => g.Count() == 1 ? g.Key : $"{g.Count()} {g.Key}"));
+            rows.Add(($"features.{first}–{last} (block {++blocks}, {convs} conv)", kinds, block[^1].OutputShapeText,
+                block.Sum(l => l.Parameters), block.Sum(l => l.Macs)));
+            block.Clear();
+        }
+        return new DataFrame(
+            new StringDataFrameColumn("layers", rows.Select(r => r.Name)),
+            new StringDataFrameColumn("kind", rows.Select(r => r.Kind)),
+            new StringDataFrameColumn("output shape", rows.Select(r => r.Shape)),
+            new StringDataFrameColumn("parameters", rows.Select(r => r.Parameters.ToString("N0", CultureInfo.InvariantCulture))),
+            new StringDataFrameColumn("MACs", rows.Select(r => FormatMacs(r.Macs))));
+    }
+
+    /// <summary>"1.85 G", "102.8 M", "40,960" or "" (none): multiply-accumulates for reading.</summary>
+    public static string FormatMacs(long macs) => macs switch
+    {
+        0 => "",
+        >= 1_000_000_000 => (macs / 1e9).ToString("0.00", CultureInfo.InvariantCulture) + " G",
+        >= 1_000_000 => (macs / 1e6).ToString("0.0", CultureInfo.InvariantCulture) + " M",
+        _ => macs.ToString("N0", CultureInfo.InvariantCulture),
+    };
+
     /// <summary>A fixed-width text table with totals, for the CLI.</summary>
     public string ToText()
     {

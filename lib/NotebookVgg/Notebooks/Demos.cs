@@ -92,37 +92,60 @@ public static class Demos
     }
 
     /// <summary>
-    /// What each input size costs VGG19's convolutional part: multiply-accumulates per image, measured seconds per batch on
-    /// this machine (best of <paramref name="repeats"/> after a warm-up), images per second, and multiply-accumulates per second.
+    /// What each input size costs VGG19's convolutional part: multiply-accumulates per image and the measured seconds per
+    /// batch on this machine, as the median of <paramref name="repeats"/> timings with their spread (fastest–slowest), after
+    /// one warm-up pass per size. The sizes take turns within each repeat, so that a machine busy with other work slows
+    /// every size alike instead of one; the ratios to the first size say whether the time follows the multiply-adds.
     /// </summary>
-    public static DataFrame InputSizeCost(Vgg model, int[] sizes, int batch, int repeats = 2)
+    public static DataFrame InputSizeCost(Vgg model, int[] sizes, int batch, int repeats = 5)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(sizes);
+        ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
         model.eval();
-        var gmacs = new List<double>();
-        var seconds = new List<double>();
-        foreach (int size in sizes)
+        var gmacs = sizes.Select(size => ModelSummary.Of(model, size).MacsUnder("features") / 1e9).ToList();
+        var times = sizes.Select(_ => new List<double>()).ToList();
+        using (no_grad())
         {
-            gmacs.Add(ModelSummary.Of(model, size).MacsUnder("features") / 1e9);
-            using var noGrad = no_grad();
-            using var x = CpuSpeed.ToChannelsLast(randn(batch, 3, size, size));
-            model.features.call(x).Dispose(); // warm-up
-            var times = new List<double>();
-            for (int r = 0; r < repeats; r++)
+            var inputs = sizes.Select(size => CpuSpeed.ToChannelsLast(randn(batch, 3, size, size))).ToList();
+            try
             {
-                var clock = Stopwatch.StartNew();
-                model.features.call(x).Dispose();
-                times.Add(clock.Elapsed.TotalSeconds);
+                foreach (var x in inputs)
+                    model.features.call(x).Dispose(); // warm-up: first-call allocations and kernel selection
+                for (int r = 0; r < repeats; r++)
+                {
+                    for (int i = 0; i < sizes.Length; i++)
+                    {
+                        var clock = Stopwatch.StartNew();
+                        model.features.call(inputs[i]).Dispose();
+                        times[i].Add(clock.Elapsed.TotalSeconds);
+                    }
+                }
             }
-            seconds.Add(times.Min());
+            finally
+            {
+                foreach (var x in inputs)
+                    x.Dispose();
+            }
         }
+        var median = times.Select(Median).ToList();
+        string Spread(List<double> t) => FormattableString.Invariant($"{t.Min():0.000}–{t.Max():0.000}");
         return new DataFrame(
             new Int32DataFrameColumn("input size", sizes),
             new DoubleDataFrameColumn("GMACs per image", gmacs.Select(g => Math.Round(g, 3))),
-            new DoubleDataFrameColumn($"seconds per batch of {batch}", seconds.Select(s => Math.Round(s, 3))),
-            new DoubleDataFrameColumn("images per second", seconds.Select(s => Math.Round(batch / s, 1))),
+            new DoubleDataFrameColumn($"× the work of {sizes[0]}", gmacs.Select(g => Math.Round(g / gmacs[0], 1))),
+            new DoubleDataFrameColumn($"seconds per batch of {batch} (median of {repeats})", median.Select(m => Math.Round(m, 3))),
+            new StringDataFrameColumn("spread (fastest–slowest)", times.Select(Spread)),
+            new DoubleDataFrameColumn($"× the time of {sizes[0]}", median.Select(m => Math.Round(m / median[0], 1))),
+            new DoubleDataFrameColumn("images per second", median.Select(m => Math.Round(batch / m, 1))),
             // The same work rate at every size means the time follows the multiply-adds; a lower one, that it does not.
-            new DoubleDataFrameColumn("GMACs per second", gmacs.Zip(seconds, (g, s) => Math.Round(g * batch / s, 1))));
+            new DoubleDataFrameColumn("GMACs per second", gmacs.Zip(median, (g, m) => Math.Round(g * batch / m, 1))));
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        int n = sorted.Count;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 }

@@ -14,15 +14,14 @@ namespace NotebookVgg.Notebooks;
 /// </summary>
 public sealed class NotebookRun
 {
-    private NotebookRun(TrainingProfile profile, TrainingScale scale, string root, string data, string? weightsPath,
-        string? weightsName, int seed, string dataSource)
+    internal NotebookRun(TrainingProfile profile, TrainingScale scale, string root, string data, WeightsReference weights,
+        int seed, string dataSource)
     {
         Profile = profile;
         Scale = scale;
         Root = root;
         DataDirectory = data;
-        WeightsPath = weightsPath;
-        WeightsName = weightsName;
+        Weights = weights;
         Seed = seed;
         DataSource = dataSource;
     }
@@ -39,11 +38,20 @@ public sealed class NotebookRun
     /// <summary>The folder holding <c>cifar-10-batches-bin</c>.</summary>
     public string DataDirectory { get; }
 
-    /// <summary>The weights file, or null for random weights.</summary>
-    public string? WeightsPath { get; }
+    /// <summary>The weights: the file (path, SHA-256, registry name where its bytes are the registry's), or random.</summary>
+    public WeightsReference Weights { get; }
 
-    /// <summary>The registry name the file belongs to (e.g. vgg19), if any.</summary>
-    public string? WeightsName { get; }
+    /// <summary>The weights file, or null for random weights.</summary>
+    public string? WeightsPath => Weights.Path;
+
+    /// <summary>
+    /// The registry entry (torchvision's published ImageNet weights) whose SHA-256 the weights file has, or null: random
+    /// weights, or a file that is not torchvision's (<see cref="WeightsReference.Registered"/> decides).
+    /// </summary>
+    public PretrainedWeights? ImageNetWeights => Weights.Registered;
+
+    /// <summary>The registry name of <see cref="ImageNetWeights"/> (e.g. vgg19), or null.</summary>
+    public string? WeightsName => ImageNetWeights?.Name;
 
     /// <summary>The seed the notebook passed, already applied to <see cref="Profile"/>'s options.</summary>
     public int Seed { get; }
@@ -51,16 +59,21 @@ public sealed class NotebookRun
     /// <summary>"CIFAR-10", "CIFAR-10 sample" or "synthetic CIFAR-10-shaped data".</summary>
     public string DataSource { get; }
 
-    /// <summary>Whether a weights file was resolved; false means the network starts from random weights.</summary>
-    public bool IsPretrained => WeightsPath is not null;
+    /// <summary>
+    /// The one question every caption, caveat and chart of the notebooks asks about the weights: are they torchvision's
+    /// ImageNet file (SHA-256 as registered)? False for random weights and for any other file — a file of unknown
+    /// origin is never called pretrained.
+    /// </summary>
+    public bool HasImageNetWeights => ImageNetWeights is not null;
 
     /// <summary>The device the profile asks for ("auto": CUDA when present), resolved on this machine.</summary>
     public TorchSharp.torch.Device Device => Runtime.Devices.Resolve(Profile.Options.Device);
 
-    /// <summary>"pretrained vgg19" or "random weights (not pretrained)".</summary>
-    public string WeightsLabel => WeightsPath is null
-        ? "random weights (not pretrained)"
-        : $"pretrained {WeightsName ?? Path.GetFileName(WeightsPath)}";
+    /// <summary>
+    /// "ImageNet-pretrained vgg19 (torchvision's file)", "random weights (not pretrained)", or
+    /// "weights from FILE (not torchvision's ImageNet file)".
+    /// </summary>
+    public string WeightsLabel => Weights.Label;
 
     /// <summary>
     /// What this run's results cannot mean, in plain words ("" for the real data with pretrained weights at full scale):
@@ -76,24 +89,28 @@ public sealed class NotebookRun
             if (IsSynthetic)
                 notes.Add("synthetic data: each class is its own colour-and-stripe pattern, which any features (random ones too) separate, " +
                     "so an accuracy here says nothing about CIFAR-10 or about pretraining");
-            if (!IsPretrained)
+            if (WeightsPath is null)
                 notes.Add("random weights: nothing was pretrained, so this measures the machinery, not transfer learning");
+            else if (!HasImageNetWeights)
+                notes.Add($"{WeightsLabel}: whatever these weights learned, if anything, this is not a measure of ImageNet pretraining");
             return notes.Count == 0 ? "" : "NOTE: " + string.Join("; ", notes) + ".";
         }
     }
 
     /// <summary>
-    /// Why a picture of what the network learned (filters, feature maps, class activation maps) can show no structure in
-    /// this run: "Random weights", "Synthetic data", "Random weights and synthetic data", or "" for pretrained weights on
-    /// real images. A chart's caption starts with it.
+    /// Why a picture of what the network learned (filters, feature maps, class activation maps) may show no learned
+    /// structure in this run: "Random weights", "Weights that are not torchvision's ImageNet file", "Synthetic data", the
+    /// weights' reason "and synthetic data", or "" for ImageNet's weights on real images. A chart's caption starts with it.
     /// </summary>
     public string WhyNoStructure
     {
         get
         {
             var why = new List<string>();
-            if (!IsPretrained)
+            if (WeightsPath is null)
                 why.Add("random weights");
+            else if (!HasImageNetWeights)
+                why.Add("weights that are not torchvision's ImageNet file");
             if (IsSynthetic)
                 why.Add("synthetic data");
             string joined = string.Join(" and ", why);
@@ -108,8 +125,7 @@ public sealed class NotebookRun
     public string Label => $"{DataSource}, {WeightsLabel}, {Profile.Name}{(Scale == TrainingScale.Tiny ? " tiny" : "")}";
 
     /// <summary>The transfer-learning settings of this profile, data and weights.</summary>
-    public TransferSettings Settings() => TransferSettings.FromProfile(Profile, DataDirectory,
-        WeightsPath is null ? WeightsReference.Random : WeightsReference.OfFile(WeightsPath, WeightsName)) with
+    public TransferSettings Settings() => TransferSettings.FromProfile(Profile, DataDirectory, Weights) with
     {
         FeatureCacheDirectory = Path.Combine(Root, "features"),
     };
@@ -173,7 +189,6 @@ public sealed class NotebookRun
             source = d.SourceName;
 
         string? weightsPath;
-        string? weightsName;
         if (string.IsNullOrWhiteSpace(weights))
         {
             var reference = recipe.PretrainedWeights is { } name ? WeightsStore.Parse(name) : WeightsStore.Parse("none");
@@ -181,21 +196,24 @@ public sealed class NotebookRun
             {
                 log?.Invoke($"{recipe.Name} at {size.ToString().ToLowerInvariant()} scale: the {reference.Entry!.Name} weights are not " +
                     $"downloaded, so this run uses RANDOM weights (pass weights={reference.Entry.Name} to download them)");
-                (weightsPath, weightsName) = (null, null);
+                weightsPath = null;
             }
             else
             {
                 weightsPath = await RunInputs.WeightsAsync(recipe.PretrainedWeights ?? "none", log).ConfigureAwait(false);
-                weightsName = weightsPath is null ? null : recipe.PretrainedWeights;
             }
         }
         else
         {
             weightsPath = await RunInputs.WeightsAsync(weights, log).ConfigureAwait(false);
-            weightsName = weightsPath is null ? null : PretrainedWeights.Find(weights)?.Name ?? recipe.PretrainedWeights;
         }
+        // Hashed once: the label asks whether these bytes are the registry's, whatever the file is called.
+        var identified = weightsPath is null ? WeightsReference.Random : WeightsReference.Identify(weightsPath);
+        if (weightsPath is not null && identified.Registered is null)
+            log?.Invoke($"weights: {weightsPath} is not torchvision's ImageNet file (its SHA-256 matches no registered file): " +
+                "every label says so");
         // Features and checkpoints go beside the data; a read-only data folder (a shared data set) sends them to the user cache folder.
         string outputs = CacheFolder.Writable(root, "", "features and checkpoints", log) ?? root;
-        return new NotebookRun(recipe, size, outputs, folder, weightsPath, weightsName, seed, source);
+        return new NotebookRun(recipe, size, outputs, folder, identified, seed, source);
     }
 }

@@ -59,6 +59,23 @@ public sealed record EnvironmentReport(
             RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription, Environment.ProcessorCount);
     }
 
+    /// <summary>
+    /// The report in one line, for a notebook's setup cell: what runs where, and a problem first when there is one
+    /// ("TorchSharp 0.107.0 / libtorch 2.10.0.0 works: cpu, 2 threads, bf16 native; .NET 10.0.12 on Debian …, 2 cores").
+    /// The data and weights a run uses are the run's to say (notebooks print them when they resolve their parameters);
+    /// the full table is <see cref="ToDataFrame"/>.
+    /// </summary>
+    public string Summary()
+    {
+        string problem = !TorchWorks ? $"libtorch does NOT compute ({TorchError}); run ./nvgg doctor. "
+            : NativeRuntime.FixNeeded && !NativeRuntime.FixActive && NativeRuntime.FixedCopy is null
+                ? "the native-runtime fix is NEEDED, not applied: run ./nvgg doctor --fix. " : "";
+        string bf16 = CpuSpeed.HasNativeBf16 ? "bf16 native" : "no native bf16";
+        return $"{problem}TorchSharp {TorchSharpVersion} / libtorch {LibTorchVersion} {(TorchWorks ? "works" : "fails")}: " +
+            $"{string.Join(", ", Devices)}, {Threads} threads, {bf16}; {DotNetVersion} on {OperatingSystem}, {ProcessorCount} cores " +
+            "(the full table: NotebookSetup.Run().ToDataFrame(), or ./nvgg doctor)";
+    }
+
     /// <summary>The report as a two-column table, for notebooks.</summary>
     public Microsoft.Data.Analysis.DataFrame ToDataFrame()
     {

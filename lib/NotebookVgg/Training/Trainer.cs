@@ -161,7 +161,7 @@ public sealed class Trainer
             var logits = _model.forward(x);
             if (batch == 0)
                 LogitsCheck.EnsureLogits(logits, $"epoch {epoch}, batch 1");
-            var loss = nn.functional.cross_entropy(logits, y, label_smoothing: _options.LabelSmoothing);
+            var loss = Loss(logits, y, _options.LabelSmoothing);
             double lossValue = loss.item<float>();
             if (!double.IsFinite(lossValue))
                 throw new TrainingDivergedException(
@@ -200,7 +200,7 @@ public sealed class Trainer
             var (inputs, labels) = batches.Current;
             var y = labels.to(_device);
             var logits = _model.forward(inputs.to(_device));
-            lossSum += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
+            lossSum += Loss(logits, y, 0, nn.Reduction.Sum).item<float>();
             correct += logits.argmax(1).eq(y).sum().item<long>();
             seen += labels.shape[0];
         }
@@ -211,6 +211,15 @@ public sealed class Trainer
 
     /// <summary>Tensors the optimizer keeps per trained parameter: Adam's two moments, SGD's momentum buffer.</summary>
     private int OptimizerSlots => _options.Optimizer == OptimizerKind.Adam ? 2 : _options.Momentum != 0 ? 1 : 0;
+
+    /// <summary>
+    /// The options' loss: cross-entropy on the logits, or — <see cref="LossKind.DoubleSoftmax"/>, the tutorial's bug kept to
+    /// reproduce it — on their softmax, so that softmax is applied twice. Validation uses the same loss, so both curves
+    /// of a run measure one quantity.
+    /// </summary>
+    private Tensor Loss(Tensor logits, Tensor labels, double labelSmoothing, nn.Reduction reduction = nn.Reduction.Mean) =>
+        nn.functional.cross_entropy(_options.Loss == LossKind.DoubleSoftmax ? logits.softmax(1) : logits, labels,
+            reduction: reduction, label_smoothing: labelSmoothing);
 
     private OptimizerHelper CreateOptimizer()
     {

@@ -27,6 +27,21 @@ public enum OptimizerKind
     Sgd,
 }
 
+/// <summary>
+/// What the loss is computed on. The model always outputs logits; <see cref="DoubleSoftmax"/> reproduces the tutorial's
+/// companion notebook, whose network already ended in a softmax and whose loss, <c>tf.losses.softmax_cross_entropy</c>,
+/// applied a second one (notebook 2 measures what that costs).
+/// </summary>
+[JsonConverter(typeof(JsonStringEnumConverter<LossKind>))]
+public enum LossKind
+{
+    /// <summary>Cross-entropy on the logits (softmax applied once, inside the loss): the correct loss.</summary>
+    Logits,
+
+    /// <summary>Cross-entropy on softmax(logits): softmax twice, the tutorial's bug, kept to reproduce it.</summary>
+    DoubleSoftmax,
+}
+
 /// <summary>The learning-rate schedule after the (optional) linear warm-up.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<ScheduleKind>))]
 public enum ScheduleKind
@@ -80,6 +95,25 @@ public sealed record TrainingOptions
     /// <summary>Step schedule: the factor the learning rate is multiplied by every <see cref="StepEpochs"/> epochs.</summary>
     public double StepGamma { get; init; } = 0.1;
 
+    /// <summary>Cross-entropy on the logits (default), or on their softmax (the tutorial's double softmax, to reproduce it).</summary>
+    public LossKind Loss { get; init; } = LossKind.Logits;
+
+    /// <summary>logits or double_softmax (any case; also double-softmax); an error naming the value otherwise.</summary>
+    public static LossKind ParseLoss(string loss) => loss?.Trim().ToLowerInvariant().Replace('-', '_') switch
+    {
+        "logits" => LossKind.Logits,
+        "double_softmax" or "doublesoftmax" => LossKind.DoubleSoftmax,
+        _ => throw new ArgumentException($"loss '{loss}': expected logits or double_softmax"),
+    };
+
+    /// <summary>
+    /// The share of inputs VGG's two classifier dropout layers zero while fine-tuning or training from scratch (VGG's 0.5).
+    /// 0 trains the classifier as a features-mode head was trained — on fc7 values without dropout — which a fine-tune that
+    /// starts from such a head needs: with dropout on, its first steps chase the errors of a network the head never saw
+    /// (notebook 4 measures it). Features mode never uses dropout.
+    /// </summary>
+    public double Dropout { get; init; } = 0.5;
+
     /// <summary>Label smoothing of the cross-entropy loss, in [0,1).</summary>
     public double LabelSmoothing { get; init; }
 
@@ -114,10 +148,12 @@ public sealed record TrainingOptions
         if (BatchSize < 1) throw new ArgumentException($"batch size {BatchSize}: must be at least 1");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentException($"learning rate {LearningRate}: must be a positive number");
         if (HeadLearningRate is { } h && (!(h > 0) || double.IsInfinity(h))) throw new ArgumentException($"head learning rate {h}: must be a positive number");
+        if (Dropout is < 0 or >= 1 || double.IsNaN(Dropout)) throw new ArgumentException($"dropout {Dropout}: must be in [0, 1)");
         if (LabelSmoothing is < 0 or >= 1) throw new ArgumentException($"label smoothing {LabelSmoothing}: must be in [0, 1)");
         if (WarmupEpochs < 0 || WarmupEpochs >= Epochs && WarmupEpochs > 0) throw new ArgumentException($"warm-up epochs {WarmupEpochs}: must be in [0, epochs)");
         if (StepEpochs < 1) throw new ArgumentException($"step epochs {StepEpochs}: must be at least 1");
         if (ImageSize is < 32 or > 512) throw new ArgumentException($"image size {ImageSize}: must be between 32 and 512");
+        if (!Enum.IsDefined(Loss)) throw new ArgumentException($"loss {Loss}: expected logits or double_softmax");
         if (!Enum.IsDefined(Precision)) throw new ArgumentException($"precision {Precision}: expected auto, fp32 or bf16");
         if (EarlyStoppingPatience is < 1) throw new ArgumentException($"early-stopping patience {EarlyStoppingPatience}: must be at least 1");
     }

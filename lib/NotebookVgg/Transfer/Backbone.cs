@@ -47,7 +47,8 @@ public sealed record Backbone(
         ArgumentNullException.ThrowIfNull(settings);
         var o = settings.Options;
         var weights = o.Mode == TrainingMode.Scratch ? WeightsReference.Random : settings.Weights;
-        var p = weights.Preprocessing;
+        // The weights' own mean and std, or none at all where the settings reproduce the tutorial's companion's [0, 1] inputs.
+        var p = settings.Normalization == InputNormalization.None ? Preprocessing.Unnormalized : weights.Preprocessing;
         return new Backbone(settings.Architecture, weights, o.Mode == TrainingMode.Features ? settings.Cut : null, o.ImageSize,
             settings.Interpolation, p.Mean, p.Std, precision, o.Seed);
     }
@@ -60,11 +61,12 @@ public sealed record Backbone(
     /// The network, on the CPU: <see cref="Architecture"/> initialized from <see cref="Seed"/>, the weights file loaded, then
     /// — after <paramref name="beforeNewHead"/> has seen it with its own classifier — a new head for
     /// <paramref name="numClasses"/> classes, initialized from <see cref="Seed"/> + 1 (independent of what loading drew).
+    /// <paramref name="dropout"/> is the classifier's dropout in training mode (VGG's 0.5; it changes no weight).
     /// </summary>
-    public Vgg Build(int numClasses, Action<Vgg>? beforeNewHead = null)
+    public Vgg Build(int numClasses, Action<Vgg>? beforeNewHead = null, double dropout = 0.5)
     {
         random.manual_seed(Seed);
-        var model = Vgg.Create(Architecture);
+        var model = Vgg.Create(Architecture, dropout: (float)dropout);
         if (Weights.Path is { } path)
             WeightLoader.Load(model, path);
         beforeNewHead?.Invoke(model);

@@ -21,12 +21,12 @@ internal sealed class FineTuneRecipe(TransferLearning run)
         var requested = description.Backbone;
         PrecisionChoice precision = PrecisionChoice.Fp32;
         using var model = requested.Build(splits.ClassNames.Length,
-            m => precision = PrecisionCheck.Choose(o.Precision, device, requested, m, splits.Train, s.FeatureCache));
+            m => precision = PrecisionCheck.Choose(o.Precision, device, requested, m, splits.Train, s.FeatureCache), o.Dropout);
         run.Say($"precision: {precision}");
         var backbone = requested with { Precision = precision.Used };
         description = description with { Backbone = backbone };
         if (s.HeadFrom is { } headCheckpoint)
-            LoadHead(model, headCheckpoint);
+            LoadHead(model, headCheckpoint, backbone);
         if (s.FreezeUpTo is { } layer)
             model.FreezeUpTo(layer);
         // Inputs go channels-last (convolutions then run and return NHWC); the parameters stay contiguous because
@@ -53,13 +53,34 @@ internal sealed class FineTuneRecipe(TransferLearning run)
         return new TransferResult(result, evaluation, description, s.CheckpointPath, 0, false, description.DataName, precision);
     }
 
-    /// <summary>Copies a features-mode (fc7) checkpoint's trained head into the model's classifier.6.</summary>
-    private void LoadHead(Vgg model, string checkpointPath)
+    /// <summary>
+    /// Copies a features-mode (fc7) checkpoint's trained head into the model's classifier.6. The head was fitted to the fc7
+    /// features of one weights file, input size, interpolation and normalization: a fine-tune that prepares its inputs
+    /// otherwise would start from a head that does not fit its features, so any difference is refused, naming it.
+    /// </summary>
+    private void LoadHead(Vgg model, string checkpointPath, Backbone fineTune)
     {
         var state = Checkpoint.ReadState(checkpointPath);
         var d = state.Model is { } stored ? ModelDescription.FromJson(stored, state.Options, checkpointPath) : null;
         if (d is null || d.Mode != TrainingMode.Features || d.Backbone.Cut != FeatureCut.Fc7 || d.NumClasses != model.NumClasses)
             throw new ArgumentException($"{checkpointPath}: starting a fine-tune from a trained head needs a features-mode checkpoint with the fc7 cut and {model.NumClasses} classes");
+        var h = d.Backbone;
+        static string Sha(Backbone b) => b.Weights.Sha256 ?? "none (random weights)";
+        (string Name, string Head, string Now)[] fields =
+        [
+            ("architecture", h.Architecture, fineTune.Architecture),
+            ("weights SHA-256", Sha(h), Sha(fineTune)),
+            ("image size", h.ImageSize.ToString(CultureInfo.InvariantCulture), fineTune.ImageSize.ToString(CultureInfo.InvariantCulture)),
+            ("interpolation", Backbone.Lower(h.Interpolation), Backbone.Lower(fineTune.Interpolation)),
+            ("mean", string.Join(", ", h.Mean), string.Join(", ", fineTune.Mean)),
+            ("std", string.Join(", ", h.Std), string.Join(", ", fineTune.Std)),
+        ];
+        foreach (var (name, trainedOn, now) in fields)
+        {
+            if (trainedOn != now)
+                throw new ArgumentException($"{checkpointPath}: the head was trained on features with {name} {trainedOn}, the fine-tune prepares " +
+                    $"{now}: it would start from a head that does not fit its features");
+        }
         using var head = FeatureHead.Create(FeatureCut.Fc7, model.ChannelsAt(FeatureCut.Fc7), (int)model.NumClasses);
         Checkpoint.Load(checkpointPath, head);
         using (no_grad())

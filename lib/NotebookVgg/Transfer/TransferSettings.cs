@@ -5,6 +5,16 @@ using NotebookVgg.Weights;
 
 namespace NotebookVgg.Transfer;
 
+/// <summary>How pixels are scaled before the network sees them.</summary>
+public enum InputNormalization
+{
+    /// <summary>[0, 1], then each channel standardized with the weights' mean and std (torchvision's ImageNet numbers).</summary>
+    ImageNet,
+
+    /// <summary>[0, 1] and nothing more: what the tutorial's companion notebook fed its network (skimage's resize output).</summary>
+    None,
+}
+
 /// <summary>Everything a transfer-learning run needs besides the optimizer settings.</summary>
 public sealed record TransferSettings
 {
@@ -28,6 +38,9 @@ public sealed record TransferSettings
 
     /// <summary>How the 32×32 images are resized to the options' image size.</summary>
     public Interpolation Interpolation { get; init; } = Interpolation.Bilinear;
+
+    /// <summary>ImageNet's mean and std (default), or [0, 1] pixels without them (to reproduce the tutorial's companion).</summary>
+    public InputNormalization Normalization { get; init; } = InputNormalization.ImageNet;
 
     /// <summary>
     /// Training images per class, a balanced subset drawn with the options' seed (validation gets one image for every nine,
@@ -85,13 +98,14 @@ public sealed record TransferSettings
     }
 
     /// <summary>
-    /// The settings of a named profile with the weights file at <paramref name="weightsPath"/> (labelled with the profile's
-    /// registry name, and pinned by its SHA-256 now), or random weights for null.
+    /// The settings of a named profile with the weights file at <paramref name="weightsPath"/> (pinned by its SHA-256 now, and
+    /// named by the registry entry only where those are the entry's bytes: <see cref="WeightsReference.Identify"/>), or
+    /// random weights for null.
     /// </summary>
     public static TransferSettings FromProfile(TrainingProfile profile, string dataDirectory, string? weightsPath)
     {
         ArgumentNullException.ThrowIfNull(profile);
-        return FromProfile(profile, dataDirectory, weightsPath is null ? WeightsReference.Random : WeightsReference.OfFile(weightsPath, profile.PretrainedWeights));
+        return FromProfile(profile, dataDirectory, weightsPath is null ? WeightsReference.Random : WeightsReference.Identify(weightsPath));
     }
 
     /// <summary>The settings of a named profile with <paramref name="weights"/>; explicit arguments override the profile's choices.</summary>
@@ -117,6 +131,14 @@ public sealed record TransferSettings
         "fc7" => FeatureCut.Fc7,
         "pool5" or "avgpool" => FeatureCut.Pool5, // avgpool: this cut's name before 2026-12; older checkpoints say it
         _ => throw new ArgumentException($"feature cut '{cut}': expected fc7 or pool5"),
+    };
+
+    /// <summary>imagenet or none (any case); an error naming the value otherwise.</summary>
+    public static InputNormalization ParseNormalization(string normalization) => normalization?.Trim().ToLowerInvariant() switch
+    {
+        "imagenet" => InputNormalization.ImageNet,
+        "none" => InputNormalization.None,
+        _ => throw new ArgumentException($"normalize '{normalization}': expected imagenet or none"),
     };
 
     /// <summary>nearest, bilinear or bicubic (any case); an error naming the value otherwise.</summary>

@@ -67,6 +67,21 @@ public sealed record PretrainedWeights(
     public static PretrainedWeights? Find(string? name) =>
         name is null ? null : All.FirstOrDefault(w => string.Equals(w.Name, name.Trim(), StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>
+    /// The registry entry whose published file has this SHA-256 (64 hex digits, any case): equal to the entry's checksum, or
+    /// starting with it where only torchvision's 8-digit prefix is known. Null for any other file — a file converted,
+    /// re-saved or trained elsewhere, even from the same weights, is not the registry's file.
+    /// </summary>
+    public static PretrainedWeights? WithSha256(string sha256)
+    {
+        ArgumentNullException.ThrowIfNull(sha256);
+        if (sha256.Length != 64)
+            throw new ArgumentException($"SHA-256 '{sha256}': expected 64 hex digits", nameof(sha256));
+        return All.FirstOrDefault(w => w.Sha256IsPrefix
+            ? sha256.StartsWith(w.Sha256, StringComparison.OrdinalIgnoreCase)
+            : string.Equals(sha256, w.Sha256, StringComparison.OrdinalIgnoreCase));
+    }
+
     /// <summary>The entry called <paramref name="name"/> (case-insensitive); throws listing the known names.</summary>
     public static PretrainedWeights Get(string name)
     {

@@ -19,9 +19,23 @@ public sealed record WeightsReference(string? Name, string? Path, string? Sha256
     [JsonIgnore]
     public bool IsRandom => Path is null;
 
-    /// <summary>"pretrained vgg19" (the registry name, else the file's name), or "random weights (not pretrained)".</summary>
+    /// <summary>
+    /// The registry entry whose published file these bytes are (<see cref="PretrainedWeights.WithSha256"/> of
+    /// <see cref="Sha256"/>), or null: random weights, a reference without a full checksum, or any other file, whatever its
+    /// name. The one test behind every "ImageNet-pretrained" label.
+    /// </summary>
     [JsonIgnore]
-    public string Label => IsRandom ? "random weights (not pretrained)" : $"pretrained {Name ?? System.IO.Path.GetFileName(Path)}";
+    public PretrainedWeights? Registered => Sha256 is { Length: 64 } sha ? PretrainedWeights.WithSha256(sha) : null;
+
+    /// <summary>
+    /// "ImageNet-pretrained vgg19 (torchvision's file)" where the file's SHA-256 is the registry's, "random weights (not
+    /// pretrained)", or "weights from FILE (not torchvision's ImageNet file)" for any other file: a file of unknown origin is
+    /// never called pretrained.
+    /// </summary>
+    [JsonIgnore]
+    public string Label => IsRandom ? "random weights (not pretrained)"
+        : Registered is { } w ? $"ImageNet-pretrained {w.Name} (torchvision's file)"
+        : $"weights from {System.IO.Path.GetFileName(Path)} (not torchvision's ImageNet file)";
 
     /// <summary>How inputs are prepared for these weights: the registry entry's, else ImageNet's (every VGG file and random weights).</summary>
     [JsonIgnore]
@@ -35,6 +49,17 @@ public sealed record WeightsReference(string? Name, string? Path, string? Sha256
     {
         ArgumentNullException.ThrowIfNull(path);
         return new(name, System.IO.Path.GetFullPath(path), WeightsStore.Sha256Of(path));
+    }
+
+    /// <summary>
+    /// The file at <paramref name="path"/>, hashed once and named by what its bytes are: the registry entry whose published
+    /// file it is (<c>vgg19</c>), or no name for any other file — a file is never named after a registry entry by its
+    /// file name or by the profile that asked for it.
+    /// </summary>
+    public static WeightsReference Identify(string path)
+    {
+        var file = OfFile(path, null);
+        return file.Registered is { } entry ? file with { Name = entry.Name } : file;
     }
 
     /// <summary>

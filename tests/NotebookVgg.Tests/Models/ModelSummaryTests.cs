@@ -67,4 +67,27 @@ public sealed class ModelSummaryTests
         Assert.Equal(summary.TotalMacs, json.GetProperty("TotalMacs").GetInt64());
         Assert.Equal(summary.Layers.Count, json.GetProperty("Layers").GetArrayLength());
     }
+
+    [Fact]
+    public void ByBlock_GroupsTheFeaturesIntoBlocks_SoTheClassifierIsOnTheFirstPage()
+    {
+        // Issue 22: notebook 2's 45-row layer table paged at 25 rows, so the classifier was off the first page.
+        using var model = WeightFixtures.Model("vgg11");
+        var summary = ModelSummary.Of(model, 32);
+
+        var frame = summary.ByBlock();
+
+        Assert.Equal(["layers", "kind", "output shape", "parameters", "MACs"], frame.Columns.Select(c => c.Name));
+        Assert.True(frame.Rows.Count <= 25, $"{frame.Rows.Count} rows");
+        Assert.Equal("features.0–2 (block 1, 1 conv)", frame["layers"][0]);
+        Assert.Equal("Conv2d, ReLU, MaxPool2d", frame["kind"][0]);
+        Assert.Equal("classifier.6", frame["layers"][frame.Rows.Count - 1]);
+        long blockParameters = summary.Layers.Where(l => l.Name is "features.0" or "features.1" or "features.2").Sum(l => l.Parameters);
+        Assert.Equal(blockParameters.ToString("N0", System.Globalization.CultureInfo.InvariantCulture), frame["parameters"][0]);
+        Assert.Equal(5, Enumerable.Range(0, (int)frame.Rows.Count).Count(i => ((string)frame["layers"][i]).Contains("block", StringComparison.Ordinal)));
+        Assert.Equal("19.63 G", ModelSummary.FormatMacs(19_632_062_464));
+        Assert.Equal("102.8 M", ModelSummary.FormatMacs(102_760_448));
+        Assert.Equal("40,960", ModelSummary.FormatMacs(40_960));
+        Assert.Equal("", ModelSummary.FormatMacs(0));
+    }
 }

@@ -68,24 +68,72 @@ public class NotebookRunTests
         Assert.Equal("NOTE: tiny scale: a check that every cell runs; its numbers mean nothing; random weights: nothing was pretrained, " +
             "so this measures the machinery, not transfer learning.", run.Caveat);
         Assert.Equal("Random weights", run.WhyNoStructure);
+        Assert.False(run.HasImageNetWeights);
         Assert.Contains(log, l => l.Contains("RANDOM weights", StringComparison.Ordinal));
         Assert.EndsWith(Path.Combine("checkpoints", "cpu-tiny-features.ckpt"), run.RecipeCheckpointPath, StringComparison.Ordinal);
         Assert.False(File.Exists(temp.Combine("weights", "vgg19-dcbb9e9d.pth")));
     }
 
-    [Fact]
-    public async Task AWeightsFile_IsUsedAsGiven_AndLabelledByItsName()
+    [Theory]
+    [InlineData("smoke")]
+    [InlineData("cpu")] // a profile whose own weights are vgg19: a file given instead is still not called vgg19
+    public async Task AWeightsFileThatIsNotTorchvisions_IsNeverCalledPretrained(string profile)
     {
         string sample = RepoFiles.SampleArchive;
         using var temp = new TempDirectory();
         using var env = new EnvironmentVariables(("NOTEBOOKVGG_SAMPLE", sample));
         string file = RepoFiles.Path("tests", "fixtures", "weights", "vgg19_r32.safetensors");
+        var log = new List<string>();
 
-        var run = await NotebookRun.ResolveAsync("smoke", "full", temp.Combine("data"), file, 0, "auto");
+        var run = await NotebookRun.ResolveAsync(profile, "tiny", temp.Combine("data"), file, 0, "auto", log.Add);
 
         Assert.Equal(Path.GetFullPath(file), run.WeightsPath);
-        Assert.Equal("pretrained vgg19_r32.safetensors", run.WeightsLabel);
-        Assert.Equal("", run.WhyNoStructure); // the sample's real images and a weights file: a picture can show structure
+        Assert.False(run.HasImageNetWeights);
+        Assert.Null(run.ImageNetWeights);
+        Assert.Null(run.WeightsName);
+        Assert.Null(run.Settings().Weights.Name); // the checkpoint names the file, not vgg19
+        Assert.Equal(run.Weights, run.Settings().Weights);
+        const string label = "weights from vgg19_r32.safetensors (not torchvision's ImageNet file)";
+        Assert.Equal(label, run.WeightsLabel);
+        Assert.Equal($"CIFAR-10 sample, {label}, {profile} tiny", run.Label);
+        Assert.Contains($"{label}: whatever these weights learned, if anything, this is not a measure of ImageNet pretraining", run.Caveat, StringComparison.Ordinal);
+        Assert.Equal("Weights that are not torchvision's ImageNet file", run.WhyNoStructure);
+        Assert.DoesNotContain("pretrained", run.Label.Replace("not pretrained", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(log, l => l.Contains("is not torchvision's ImageNet file", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TorchvisionsFile_IsLabelledImageNetPretrained_AndNeedsNoCaveat()
+    {
+        // A file whose SHA-256 is the registry's (WeightsReference.Identify): the real file cannot be downloaded here.
+        var vgg19 = NotebookVgg.Weights.PretrainedWeights.Vgg19ImageNet;
+        Assert.False(vgg19.Sha256IsPrefix);
+        var run = new NotebookRun(Profiles.Cpu, TrainingScale.Full, "/data", "/data",
+            new NotebookVgg.Weights.WeightsReference("vgg19", "/data/weights/vgg19-dcbb9e9d.pth", vgg19.Sha256), 0, "CIFAR-10");
+
+        Assert.True(run.HasImageNetWeights);
+        Assert.Equal("ImageNet-pretrained vgg19 (torchvision's file)", run.WeightsLabel);
+        Assert.Equal("CIFAR-10, ImageNet-pretrained vgg19 (torchvision's file), cpu", run.Label);
+        Assert.Equal("", run.Caveat);
+        Assert.Equal("", run.WhyNoStructure);
+        Assert.Equal("vgg19", run.Settings().Weights.Name);
+        Assert.Equal("ImageNet-pretrained vgg19 (torchvision's file)", run.Settings().Weights.Label);
+    }
+
+    [Fact]
+    public void Identify_HashesTheFile_AndNamesNoEntryForAnotherFile_WhateverItIsCalled()
+    {
+        using var temp = new TempDirectory();
+        string named = temp.Combine("vgg19-dcbb9e9d.pth"); // torchvision's file name, other bytes
+        File.Copy(RepoFiles.Path("tests", "fixtures", "weights", "vgg19_r32.safetensors"), named);
+        var file = NotebookVgg.Weights.WeightsReference.Identify(named);
+        Assert.Null(file.Name);
+        Assert.Null(file.Registered);
+        Assert.Equal(64, file.Sha256!.Length);
+        Assert.Equal("weights from vgg19-dcbb9e9d.pth (not torchvision's ImageNet file)", file.Label);
+        // Named after the registry by whoever asked for it, the label still asks the bytes.
+        Assert.Equal(file.Label, NotebookVgg.Weights.WeightsReference.OfFile(named, "vgg19").Label);
+        Assert.Equal("random weights (not pretrained)", NotebookVgg.Weights.WeightsReference.Random.Label);
     }
 
     [Theory]

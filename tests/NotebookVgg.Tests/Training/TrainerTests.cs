@@ -172,6 +172,39 @@ public sealed class TrainerTests : IDisposable
         Assert.Contains("logits", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(LossKind.Logits)]
+    [InlineData(LossKind.DoubleSoftmax)]
+    public void TheLossOption_IsTheLossTheStepFollows_AndTheOneItReports(LossKind kind)
+    {
+        // One full-batch plain-SGD step on a linear model: the recorded loss and the weights after the step must be the
+        // ones computed by hand for this loss — cross-entropy on the logits, or on their softmax (the tutorial's bug).
+        var (x, y) = Blobs(10, 3);
+        torch.random.manual_seed(4);
+        var model = nn.Linear(8, 4);
+        var w0 = model.weight!.detach().clone();
+        Tensor Expected(Tensor logits) => nn.functional.cross_entropy(kind == LossKind.DoubleSoftmax ? logits.softmax(1) : logits, y);
+        var byHand = Expected(nn.functional.linear(x, w0.requires_grad_(true), model.bias!.detach()));
+        byHand.backward();
+        var expectedWeights = w0.detach() - 0.5 * w0.grad!;
+        var options = Options with { Epochs = 1, BatchSize = 40, Optimizer = OptimizerKind.Sgd, Momentum = 0, LearningRate = 0.5, Loss = kind };
+
+        var result = new Trainer(model, [new ParameterGroup("all", [.. model.parameters()], 0.5)], options, CPU)
+            .Fit(Source(x, y, 40, shuffle: false));
+
+        Assert.Equal(byHand.item<float>(), result.History.Epochs[0].TrainLoss, 5);
+        Assert.True(model.weight!.detach().allclose(expectedWeights, rtol: 1e-5, atol: 1e-6), $"{kind}: the step followed another loss's gradient");
+    }
+
+    [Fact]
+    public void ParseLoss_AcceptsBothSpellings_AndNamesABadValue()
+    {
+        Assert.Equal(LossKind.DoubleSoftmax, TrainingOptions.ParseLoss(" Double-Softmax "));
+        Assert.Equal(LossKind.Logits, TrainingOptions.ParseLoss("logits"));
+        var ex = Assert.Throws<ArgumentException>(() => TrainingOptions.ParseLoss("softmax"));
+        Assert.Equal("loss 'softmax': expected logits or double_softmax", ex.Message);
+    }
+
     [Fact]
     public void LooksLikeProbabilities_TellsLogitsFromSoftmaxOutput()
     {

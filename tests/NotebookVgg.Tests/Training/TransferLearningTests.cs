@@ -6,6 +6,7 @@ using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Training;
 using NotebookVgg.Transfer;
 using NotebookVgg.Weights;
+using TorchSharp;
 
 namespace NotebookVgg.Tests.Training;
 
@@ -104,6 +105,90 @@ public sealed class TransferLearningTests : IDisposable
         validation.Dispose();
         using (test)
             Assert.Equal(result.Test.Accuracy, model.Evaluate(test, "synthetic test").Accuracy, 6);
+    }
+
+    [Fact]
+    public void FineTuneFromTheTrainedHead_BeforeItsFirstStep_ScoresExactlyWhatTheHeadScored()
+    {
+        // Issue 22: the assembled model (pretrained body + the head trained on its cached fc7 features) must predict what
+        // the head predicted on the same test images before fine-tuning moves anything — same weights, preprocessing,
+        // input size and interpolation on both paths. The fine-tune's steps here cannot move a weight (learning rate
+        // 1e-30, below fp32's resolution of any weight), so its test evaluation is the assembled model's.
+        var fp32 = Profiles.Smoke.Options with { Precision = Precision.Fp32 };
+        var headSettings = Features() with { Options = fp32 with { Epochs = 4, LearningRate = 3e-3 } };
+        var head = new TransferLearning().Run(headSettings);
+        Assert.True(head.Test.Accuracy > 0.3, $"head test accuracy {head.Test.Accuracy} (chance 0.1): nothing to compare");
+        var tune = headSettings with
+        {
+            Options = fp32 with { Mode = TrainingMode.FineTune, Epochs = 1, BatchSize = 16, LearningRate = 1e-30, HeadLearningRate = 1e-30 },
+            TrainPerClass = 3,
+            HeadFrom = headSettings.CheckpointPath,
+            CheckpointPath = _dir.Combine("tuned.ckpt"),
+        };
+
+        var assembled = new TransferLearning().Run(tune);
+
+        Assert.Equal(head.Test.Count, assembled.Test.Count);
+        Assert.Equal(head.Test.ConfusionMatrix, assembled.Test.ConfusionMatrix);
+        Assert.Equal(head.Test.Loss, assembled.Test.Loss, 4);
+
+        // A fine-tune that would prepare its inputs otherwise than the head's features were is refused, naming what differs.
+        var ex = Assert.Throws<ArgumentException>(() => new TransferLearning().Run(tune with { Normalization = InputNormalization.None }));
+        Assert.Contains("the head was trained on features with mean 0.485, 0.456, 0.406, the fine-tune prepares 0, 0, 0", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DropoutOption_ReachesTheClassifier_AndIsValidated()
+    {
+        // A fine-tune from a features-mode head trains with the classifier's dropout off (Dropout = 0): in train() mode
+        // such a model gives the same outputs twice, as the head's cached fc7 features were computed.
+        using var x = torch.randn(2, 3, 32, 32);
+        var backbone = Backbone.Of(Features() with { Architecture = "vgg11" });
+        using (var off = backbone.Build(10, dropout: 0))
+        {
+            off.train();
+            using var a = off.call(x);
+            using var b = off.call(x);
+            Assert.True(a.eq(b).all().item<bool>(), "dropout 0: train() mode must be deterministic");
+        }
+        using (var on = backbone.Build(10))
+        {
+            on.train();
+            using var a = on.call(x);
+            using var b = on.call(x);
+            Assert.False(a.eq(b).all().item<bool>(), "VGG's default dropout 0.5 must be active in train() mode");
+        }
+        var ex = Assert.Throws<ArgumentException>(() => (Profiles.Smoke.Options with { Dropout = 1 }).Validate());
+        Assert.Equal("dropout 1: must be in [0, 1)", ex.Message);
+    }
+
+    [Fact]
+    public void NormalizationNone_FeedsUnnormalizedPixels_AndTheCheckpointEvaluatesThemSo()
+    {
+        // The tutorial's companion fed [0, 1] pixels without ImageNet's mean and std: another input, another cache entry,
+        // recorded in the checkpoint, and used again when the checkpoint is evaluated.
+        var settings = Features(2) with { Normalization = InputNormalization.None, CheckpointPath = _dir.Combine("raw.ckpt") };
+        var raw = new TransferLearning().Run(settings);
+        var imageNet = new TransferLearning().Run(Features(2) with { CheckpointPath = _dir.Combine("imagenet.ckpt") });
+
+        Assert.False(raw.FeaturesFromCache);
+        Assert.False(imageNet.FeaturesFromCache); // not the same inputs, so not the same cache entry
+        using var model = TrainedModel.Load(settings.CheckpointPath!);
+        Assert.Equal([0f, 0f, 0f], model.Backbone.Mean);
+        Assert.Equal([1f, 1f, 1f], model.Backbone.Std);
+        using var data = Cifar10.Load(_data);
+        var (train, validation, test) = settings.Splits(data);
+        train.Dispose();
+        validation.Dispose();
+        using (test)
+        {
+            // Evaluated from the checkpoint alone: its own normalization (none) is what counts.
+            var again = model.Evaluate(test, "synthetic test");
+            Assert.Equal(raw.Test.ConfusionMatrix, again.ConfusionMatrix);
+        }
+        Assert.Equal(InputNormalization.None, TransferSettings.ParseNormalization(" NONE "));
+        Assert.Equal("normalize 'caffe': expected imagenet or none",
+            Assert.Throws<ArgumentException>(() => TransferSettings.ParseNormalization("caffe")).Message);
     }
 
     [Fact]

@@ -23,6 +23,18 @@ public sealed class PretrainedWeightsTests
     }
 
     [Fact]
+    public void WithSha256_FindsTheRegisteredFile_AndNothingElse()
+    {
+        // Full checksum where it is established; torchvision's 8-digit prefix elsewhere; any other file: null.
+        Assert.Same(PretrainedWeights.Vgg19ImageNet, PretrainedWeights.WithSha256("DCBB9E9DAD569FFF7A846263A77324FC34978FEA2BFB039C012D710E1776AE44"));
+        Assert.Null(PretrainedWeights.WithSha256("dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae45"));
+        Assert.Same(PretrainedWeights.Vgg19BnImageNet, PretrainedWeights.WithSha256("c79401a0" + new string('0', 56)));
+        Assert.Null(PretrainedWeights.WithSha256(new string('0', 64)));
+        var ex = Assert.Throws<ArgumentException>(() => PretrainedWeights.WithSha256("dcbb9e9d"));
+        Assert.StartsWith("SHA-256 'dcbb9e9d': expected 64 hex digits", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Registry_CoversEveryArchitecture_WithConsistentFacts()
     {
         Assert.Equal(NotebookVgg.Models.Vgg.Architectures, PretrainedWeights.All.Select(w => w.Architecture));
