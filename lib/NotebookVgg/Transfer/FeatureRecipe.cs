@@ -20,6 +20,8 @@ internal sealed class FeatureRecipe(TransferLearning run)
     public TransferResult Run(TransferSettings s, ModelDescription description, RunSplits splits, Device device, CancellationToken cancellationToken)
     {
         var o = s.Options;
+        if (TransferLearning.TutorialVariant(s) is { } variant)
+            run.Say(variant);
         var f = Extract(s, splits, device, cancellationToken);
         using var disposeTrain = f.Train;
         using var disposeValidation = f.Validation;

@@ -43,6 +43,8 @@ internal sealed class FineTuneRecipe(TransferLearning run)
             transform: o.Augment ? (x, g) => Prepare(ImageTransforms.RandomCropFlip(x, 4, g)) : (x, _) => Prepare(x));
         var checkpoint = s.CheckpointPath is null ? null : new CheckpointOptions(s.CheckpointPath, s.Resume, description);
         run.Say($"{o.Mode}: {s.Architecture} at {o.ImageSize}×{o.ImageSize} ({precision.Name}), {string.Join(", ", groups.Select(g => $"{g.Name} lr {g.LearningRate.ToString("G3", CultureInfo.InvariantCulture)}"))}");
+        if (TransferLearning.TutorialVariant(s) is { } variant)
+            run.Say(variant);
         var result = trainer.Fit(
             BatchSource.FromIterator(trainIterator, description.DataName),
             BatchSource.FromIterator(new BatchIterator(splits.Validation, o.BatchSize, Prepare, shuffle: false), "validation"),

@@ -58,6 +58,20 @@ public sealed class TransferLearning
     }
 
     internal void Say(string message) => Log?.Invoke(message);
+
+    /// <summary>
+    /// One line when <paramref name="s"/> reproduce the tutorial's companion notebook rather than the correct recipe (its
+    /// double softmax, its inputs without mean and std), so a run's log says what it trains; null otherwise.
+    /// </summary>
+    internal static string? TutorialVariant(TransferSettings s)
+    {
+        var parts = new List<string>();
+        if (s.Options.Loss == LossKind.DoubleSoftmax)
+            parts.Add("the loss on softmax(logits), softmax applied twice");
+        if (s.Normalization == InputNormalization.None)
+            parts.Add("inputs in [0, 1] without the weights' mean and std");
+        return parts.Count == 0 ? null : "as the tutorial's companion notebook: " + string.Join("; ", parts);
+    }
 }
 
 /// <summary>A run's three splits and the data's class names; disposing it disposes the splits.</summary>

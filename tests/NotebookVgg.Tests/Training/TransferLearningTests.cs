@@ -163,6 +163,19 @@ public sealed class TransferLearningTests : IDisposable
     }
 
     [Fact]
+    public void TheTutorialsVariant_IsOneLineOfTheRunsLog_AndTheCorrectRecipeSaysNothing()
+    {
+        Assert.Null(TransferLearning.TutorialVariant(Features()));
+        var both = Features() with
+        {
+            Normalization = InputNormalization.None,
+            Options = Features().Options with { Loss = LossKind.DoubleSoftmax },
+        };
+        Assert.Equal("as the tutorial's companion notebook: the loss on softmax(logits), softmax applied twice; " +
+            "inputs in [0, 1] without the weights' mean and std", TransferLearning.TutorialVariant(both));
+    }
+
+    [Fact]
     public void NormalizationNone_FeedsUnnormalizedPixels_AndTheCheckpointEvaluatesThemSo()
     {
         // The tutorial's companion fed [0, 1] pixels without ImageNet's mean and std: another input, another cache entry,
