@@ -28,8 +28,10 @@ public sealed record ModelDescription(Backbone Backbone, TrainingMode Mode, stri
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(data);
         var backbone = Backbone.Of(settings);
-        string dataName = backbone.Weights.IsRandom && settings.Options.Mode != TrainingMode.Scratch
-            ? $"{data.SourceName}, random weights (not pretrained)"
+        // Named with the weights unless they are torchvision's ImageNet file (or the run trains from scratch), so a
+        // caption that shows the data name never passes other weights off as pretrained.
+        string dataName = backbone.Weights.Registered is null && settings.Options.Mode != TrainingMode.Scratch
+            ? $"{data.SourceName}, {backbone.Weights.Label}"
             : data.SourceName;
         return new ModelDescription(backbone, settings.Options.Mode, data.ClassNames, dataName);
     }

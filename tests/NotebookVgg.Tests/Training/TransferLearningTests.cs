@@ -163,6 +163,20 @@ public sealed class TransferLearningTests : IDisposable
     }
 
     [Fact]
+    public void DataName_NamesTheWeights_UnlessTheyAreTorchvisionsImageNetFile()
+    {
+        // Issue 22: captions show the data name; a file that is not torchvision's must not pass for pretrained there.
+        using var data = Cifar10.Load(_data);
+        string own = _dir.Combine("vgg19-dcbb9e9d.pth"); // torchvision's file name, other bytes
+        File.WriteAllBytes(own, [1, 2, 3, 4]);
+        var file = ModelDescription.For(Features() with { Weights = WeightsReference.OfFile(own, "vgg19") }, data);
+        Assert.Equal($"{data.SourceName}, weights from vgg19-dcbb9e9d.pth (not torchvision's ImageNet file)", file.DataName);
+        Assert.Equal($"{data.SourceName}, random weights (not pretrained)", ModelDescription.For(Features(), data).DataName);
+        var scratch = Features() with { Options = Features().Options with { Mode = TrainingMode.Scratch } };
+        Assert.Equal(data.SourceName, ModelDescription.For(scratch, data).DataName);
+    }
+
+    [Fact]
     public void TheTutorialsVariant_IsOneLineOfTheRunsLog_AndTheCorrectRecipeSaysNothing()
     {
         Assert.Null(TransferLearning.TutorialVariant(Features()));
