@@ -77,7 +77,17 @@ public static class NotebookCharts
             cells.Add(WithoutAxes(CsChart.Image<string>(Source: uri, Name: captions[i])));
         }
         var grid = CsChart.Grid(cells, rows, columns, SubPlotTitles: captions.ToArray());
-        return Titled(grid, title).WithSize(Math.Max(400, cellSize * columns), 120 + cellSize * rows);
+        // The top margin holds the title's lines and the first row's captions (two-line captions collided with a
+        // two-line title: 05's mistakes gallery).
+        int titleLines = Wrap(title).Split("<br>").Length;
+        int captionLines = captions.Count == 0 ? 0 : captions.Max(c => c.Split("<br>").Length);
+        int top = 40 + 24 * titleLines + 16 * captionLines;
+        var margin = new Plotly.NET.LayoutObjects.Margin(); // a DynamicObj: set just the top
+        margin.SetProperty("t", top);
+        var layout = new Layout();
+        layout.SetProperty("margin", margin);
+        return Plotly.NET.Chart.withLayout(layout).Invoke(Titled(grid, title))
+            .WithSize(Math.Max(400, cellSize * columns), top + 40 + cellSize * rows);
     }
 
     /// <summary>

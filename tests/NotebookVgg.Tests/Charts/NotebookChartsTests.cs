@@ -81,6 +81,22 @@ public class NotebookChartsTests
     }
 
     [Fact]
+    public void ImageGrid_LeavesRoomAboveTheFirstRow_ForATwoLineTitleAndTwoLineCaptions()
+    {
+        // Issue 22: 05's mistakes gallery drew its two-line title over the first row's two-line captions.
+        using var images = arange(2 * 3 * 4 * 4, dtype: ScalarType.Byte).reshape(2, 3, 4, 4);
+        string title = "Most confident mistakes: true class, then the prediction (CIFAR-10 sample, random weights (not pretrained), smoke)";
+        var oneLine = RenderOffline(NotebookCharts.ImageGrid(images, ["cat", "dog"], 2, "Short"));
+        var twoLines = RenderOffline(NotebookCharts.ImageGrid(images, ["cat<br>taken for truck", "dog<br>taken for cat"], 2, title));
+
+        int Top(System.Text.Json.JsonElement f) => f.GetProperty("layout").GetProperty("margin").GetProperty("t").GetInt32();
+        Assert.Equal(40 + 24 + 16, Top(oneLine));
+        Assert.Equal(40 + 24 * 2 + 16 * 2, Top(twoLines));
+        Assert.Equal(Top(twoLines) - Top(oneLine), twoLines.GetProperty("layout").GetProperty("height").GetInt32()
+            - oneLine.GetProperty("layout").GetProperty("height").GetInt32());
+    }
+
+    [Fact]
     public void ImageGrid_RejectsMismatchedCaptions()
     {
         using var images = zeros(new long[] { 2, 3, 4, 4 }, ScalarType.Byte);
