@@ -25,7 +25,13 @@ batch_224 = int(os.environ.get("NVGG_BENCH_BATCH_224", "16"))
 batch_32 = int(os.environ.get("NVGG_BENCH_BATCH_32", "256"))
 batch_112 = int(os.environ.get("NVGG_BENCH_BATCH_112", "64"))
 cases = set(os.environ.get("NVGG_BENCH_CASES", "matmul,forward,train,features").split(","))
+# "cpu": seconds are the process's processor time over its threads, as `nvgg bench --cpu-time` times (a shared machine).
+cpu_clock = os.environ.get("NVGG_BENCH_CLOCK", "wall") == "cpu"
 torch.manual_seed(0)
+
+
+def clock():
+    return time.process_time() / threads if cpu_clock else time.perf_counter()
 
 VGG19_MACS_224 = 19_632_062_464  # conv + linear multiply-accumulates per 224x224 image (torchvision's count)
 FEATURES_MACS_32 = 398_131_200     # conv multiply-accumulates of vgg19.features per 32x32 image (ModelSummary)
@@ -38,9 +44,9 @@ def timed(fn, warmup=1):
         fn()
     times = []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = clock()
         fn()
-        times.append(time.perf_counter() - t)
+        times.append(clock() - t)
     times.sort()
     return times[len(times) // 2]
 
@@ -88,6 +94,70 @@ if "train" in cases:
 
     record("train", f"train step 224 batch {batch_224}", batch_224, timed(step), batch_224 * 3 * 2 * VGG19_MACS_224)
 
+layers = []
+steps = []
+if "layers" in cases:
+    # The train step layer by layer, as nvgg bench's layers case: each layer alone on the activations a step gives it;
+    # forward with autograd recording, the gradient for its input, the gradients for its weight and bias, each by itself.
+    model.train()
+    y = torch.randint(0, 1000, (batch_224,))
+    named = [("features." + n, m) for n, m in model.features.named_children()] + [("avgpool", model.avgpool), ("flatten", torch.nn.Flatten())] \
+        + [("classifier." + n, m) for n, m in model.classifier.named_children()]
+
+    def timed_setup(setup, fn):
+        times = []
+        for i in range(1 + repeats):
+            arg = setup()
+            t = clock()
+            fn(arg)
+            if i >= 1:
+                times.append(clock() - t)
+        times.sort()
+        return times[len(times) // 2]
+
+    h = x
+    for i, (name, m) in enumerate(named):
+        in_place = isinstance(m, torch.nn.ReLU)
+        xi = h.detach().requires_grad_(i > 0)
+        forward = timed_setup(lambda: xi.clone() if in_place else xi, m)
+        out = m(xi.clone() if in_place else xi)
+        go = torch.randn_like(out)
+        weights = [p for p in m.parameters() if p.requires_grad]
+        data = timed(lambda: torch.autograd.grad([out], [xi], [go], retain_graph=True)) if i > 0 else None
+        weight = timed(lambda: torch.autograd.grad([out], weights, [go], retain_graph=True)) if weights else None
+        layers.append({"configuration": "fp32 NCHW", "layer": name, "kind": type(m).__name__, "output": "\u00d7".join(str(d) for d in out.shape),
+                       "forwardSeconds": forward, "dataGradientSeconds": data, "weightGradientSeconds": weight})
+        del out, go
+        with torch.no_grad():
+            h = m(h.clone() if in_place else h)
+    del h
+
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    parts = []
+
+    def split_step():
+        t0 = clock()
+        opt.zero_grad()
+        t1 = clock()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        t2 = clock()
+        loss.backward()
+        t3 = clock()
+        opt.step()
+        t4 = clock()
+        parts.append((t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0))
+
+    for _ in range(1 + repeats):
+        split_step()
+
+    def median(values):
+        values = sorted(values)
+        return values[len(values) // 2]
+
+    timed_parts = parts[1:]
+    steps.append({"configuration": "fp32 NCHW", **{k: median(p[j] for p in timed_parts) for j, k in enumerate(
+        ["zeroGradSeconds", "forwardSeconds", "backwardSeconds", "optimizerSeconds", "totalSeconds"])}})
+
 if "features" in cases:
     model.eval()
     x32 = torch.randn(batch_32, 3, 32, 32)
@@ -112,4 +182,5 @@ def loaded_blas():
     return sorted({os.path.realpath(p) for p in paths if p.startswith("/")})
 
 
-print(json.dumps({"framework": f"PyTorch {torch.__version__}", "threads": threads, "blas": loaded_blas(), "results": results}, indent=2))
+print(json.dumps({"framework": f"PyTorch {torch.__version__}", "threads": threads, "blas": loaded_blas(), "clock": "cpu" if cpu_clock else "wall", "results": results,
+                  "layers": layers, "steps": steps}, indent=2))

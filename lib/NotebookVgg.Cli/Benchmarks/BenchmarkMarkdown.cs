@@ -50,12 +50,33 @@ internal static class BenchmarkMarkdown
             }
         }
 
+        var layers = Deserialize<List<LayerTiming>>(report["layers"]) ?? [];
+        if (layers.Count > 0)
+        {
+            var pytorchNode = report["pyTorch"] as JsonObject;
+            var columns = LayerTable.Columns(layers, Deserialize<List<StepTiming>>(report["steps"]) ?? [],
+                (report["machine"] as JsonObject)?["trainingLayout"]?.ToString(),
+                Deserialize<List<LayerTiming>>(pytorchNode?["layers"]), Deserialize<List<StepTiming>>(pytorchNode?["steps"]),
+                Text(pytorchNode?["framework"]) is { Length: > 0 } f ? f : "PyTorch");
+            md.AppendLine();
+            md.AppendLine("The train step layer by layer (`layers` case; milliseconds, median): each layer alone on the activations a step gives it — " +
+                "forward with autograd recording, the gradient for its input (∂input), the gradients for its weight and bias (∂weight) — then whole steps split where the training loop sees them.");
+            md.AppendLine();
+            md.Append(LayerTable.Markdown(columns));
+        }
+
         var machine = report["machine"] as JsonObject;
         md.AppendLine();
         md.AppendLine(string.Create(c, $"Machine: {Text(machine?["cpu"])}, {Text(machine?["logicalCores"])} logical cores, torch threads {Text(machine?["torchThreads"])}, " +
             $"native bf16 {(machine?["nativeBf16"]?.GetValue<bool>() == true ? "yes" : "no")}; {Text(machine?["operatingSystem"])}, {Text(machine?["dotNetVersion"])}, " +
             $"TorchSharp {Text(machine?["torchSharpVersion"])} / libtorch {Text(machine?["libTorchVersion"])}. Load average at start / end: " +
             $"{Text(machine?["loadAverageAtStart"])} / {Text(machine?["loadAverageAtEnd"])}."));
+        if (machine?["instructionSets"] is { } isa)
+        {
+            md.AppendLine();
+            md.AppendLine($"Kernels: instruction sets {Text(isa)}; ATen {Text(machine["atenCapability"])}; {Text(machine["oneDnn"])}; fp32 training layout {Text(machine["trainingLayout"])}. " +
+                string.Join(" ", machine["kernels"]?.AsArray().Select(k => $"oneDNN convolutions, {Text(k)}.") ?? []));
+        }
         if (report["pyTorch"] is JsonObject pytorch)
         {
             md.AppendLine();
@@ -81,6 +102,10 @@ internal static class BenchmarkMarkdown
         }
         return md.ToString();
     }
+
+    private static readonly System.Text.Json.JsonSerializerOptions ReadOptions = new() { PropertyNameCaseInsensitive = true };
+
+    private static T? Deserialize<T>(JsonNode? node) where T : class => node is null ? null : System.Text.Json.JsonSerializer.Deserialize<T>(node, ReadOptions);
 
     private static string Text(JsonNode? node) => node?.ToString().Replace("|", "\\|", StringComparison.Ordinal) ?? "";
 

@@ -31,10 +31,42 @@ public sealed record MachineInfo(
     /// <summary>/proc/loadavg at the end of the run.</summary>
     public string? LoadAverageAtEnd { get; init; }
 
-    public static MachineInfo Collect() => new(
-        CpuModel(), Environment.ProcessorCount, torch.get_num_threads(), CpuSpeed.HasNativeBf16, CpuAutocast.IsAvailable,
-        NativeRuntime.TorchSharpVersion, torch.__version__, RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription,
-        LoadAverage());
+    /// <summary>
+    /// The instruction sets libtorch's kernels use here, with any cap the environment sets: "AVX-512 with BF16", or
+    /// "AVX2 (ONEDNN_MAX_CPU_ISA=AVX2, MKL_ENABLE_INSTRUCTIONS=AVX2; the CPU has AVX-512 with BF16)" when emulating an AVX2 CPU.
+    /// </summary>
+    public string? InstructionSets { get; init; }
+
+    /// <summary>ATen's own vectorized kernels (element-wise, pooling, the optimizer): ATEN_CPU_CAPABILITY where set, else the CPU's level.</summary>
+    public string? AtenCapability { get; init; }
+
+    /// <summary>oneDNN's version and the ISA it reports using ("oneDNN v3.7.1; Intel AVX2"), read from its own verbose lines.</summary>
+    public string? OneDnn { get; init; }
+
+    /// <summary>The convolution kernels oneDNN ran for each of nvgg's paths (inference, training), with the data layout each saw.</summary>
+    public IReadOnlyList<string> Kernels { get; init; } = [];
+
+    /// <summary>The layout nvgg's trainer runs fp32 steps in here (<see cref="CpuSpeed.ForTraining"/>).</summary>
+    public string? TrainingLayout { get; init; }
+
+    public static MachineInfo Collect()
+    {
+        var kernels = KernelProbe.Run(CpuSpeed.ChannelsLastTrainingPays);
+        return new(
+            CpuModel(), Environment.ProcessorCount, torch.get_num_threads(), CpuSpeed.HasNativeBf16, CpuAutocast.IsAvailable,
+            NativeRuntime.TorchSharpVersion, torch.__version__, RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription,
+            LoadAverage())
+        {
+            InstructionSets = CpuSpeed.Isa.ToString(),
+            AtenCapability = Environment.GetEnvironmentVariable("ATEN_CPU_CAPABILITY") is { Length: > 0 } aten
+                ? $"{aten} (ATEN_CPU_CAPABILITY)"
+                : CpuSpeed.Isa.Cpu >= CpuIsa.Avx512 ? "avx512 (the CPU's)" : CpuSpeed.Isa.Cpu == CpuIsa.Avx2 ? "avx2 (the CPU's)" : "default",
+            OneDnn = kernels.OneDnnVersion is null && kernels.OneDnnIsa is null ? null
+                : string.Join("; ", new[] { kernels.OneDnnVersion, kernels.OneDnnIsa }.Where(t => t is not null)),
+            Kernels = kernels.Error is { } error ? [error] : [.. KernelProbe.Describe(kernels)],
+            TrainingLayout = CpuSpeed.ChannelsLastTrainingPays ? BenchmarkSuite.Fp32ChannelsLast : BenchmarkSuite.Fp32Nchw,
+        };
+    }
 
     /// <summary>The 1, 5 and 15-minute load averages ("1.31 1.18 1.86"); null where /proc/loadavg is absent.</summary>
     public static string? LoadAverage()
@@ -81,6 +113,12 @@ public sealed record BenchmarkReport
     public required BenchmarkSettings Settings { get; init; }
     public required FlopCounts Flops { get; init; }
     public required IReadOnlyList<BenchmarkResult> Results { get; init; }
+
+    /// <summary>The train step layer by layer (the <c>layers</c> case); empty when it did not run.</summary>
+    public IReadOnlyList<LayerTiming> Layers { get; init; } = [];
+
+    /// <summary>Whole train steps split into zero_grad, forward, backward and optimizer step (the <c>layers</c> case).</summary>
+    public IReadOnlyList<StepTiming> Steps { get; init; } = [];
 
     /// <summary>How native memory was allocated (see <see cref="Runtime.NativeAllocator"/>): it changes the figures a lot.</summary>
     public required string Allocator { get; init; }

@@ -21,11 +21,14 @@ public sealed record BenchmarkResult
     /// <summary>Images (or samples) one timed iteration processes.</summary>
     public long? ImagesPerIteration { get; init; }
 
-    /// <summary>Median seconds of one iteration.</summary>
+    /// <summary>Median seconds of one iteration, by the run's clock (wall, or processor time over threads with --cpu-time).</summary>
     public double? Seconds { get; init; }
 
-    /// <summary>Every timed repeat, seconds.</summary>
+    /// <summary>Every timed repeat, wall seconds.</summary>
     public IReadOnlyList<double>? Times { get; init; }
+
+    /// <summary>Every timed repeat's processor seconds (all threads; see <see cref="BenchmarkSettings.CpuTime"/>).</summary>
+    public IReadOnlyList<double>? CpuTimes { get; init; }
 
     public double? ImagesPerSecond { get; init; }
 

@@ -30,6 +30,13 @@ public sealed record BenchmarkSettings
     /// </summary>
     public bool KeepFreedMemory { get; init; } = true;
 
+    /// <summary>
+    /// Time by processor time instead of the wall clock: each iteration's seconds are the process's user and system time
+    /// divided by its torch threads, what the iteration would take with those cores to itself. For a machine shared with
+    /// other work, where the wall clock mostly measures the neighbours; PyTorch's reference is timed the same way.
+    /// </summary>
+    public bool CpuTime { get; init; }
+
     /// <summary>Length of each cached feature vector in the head case: 4,096 (after fc7) or 25,088 (after avgpool).</summary>
     public int HeadFeatures { get; init; } = 4096;
 

@@ -21,6 +21,7 @@ public sealed class BenchmarkSuite
     public const string Matmul = "matmul";
     public const string Forward = "forward";
     public const string Train = "train";
+    public const string Layers = "layers";
     public const string Features = "features";
     public const string Features112 = "features112";
     public const string Load = "load";
@@ -39,10 +40,13 @@ public sealed class BenchmarkSuite
     public const string PrecisionFp32 = "precision fp32";
 
     /// <summary>Every case, in the order they run.</summary>
-    public static IReadOnlyList<string> AllCases { get; } = [Matmul, Forward, Train, Features, Features112, Load, Pipeline, Head, EndToEnd];
+    public static IReadOnlyList<string> AllCases { get; } = [Matmul, Forward, Train, Layers, Features, Features112, Load, Pipeline, Head, EndToEnd];
 
-    /// <summary>What a plain <c>nvgg bench</c> runs: every case but <see cref="EndToEnd"/>, which takes about ten minutes here.</summary>
-    public static IReadOnlyList<string> DefaultCases { get; } = [.. AllCases.Where(c => c != EndToEnd)];
+    /// <summary>
+    /// What a plain <c>nvgg bench</c> runs: every case but <see cref="Layers"/> (the train step layer by layer, a few minutes)
+    /// and <see cref="EndToEnd"/> (about ten minutes here).
+    /// </summary>
+    public static IReadOnlyList<string> DefaultCases { get; } = [.. AllCases.Where(c => c is not (Layers or EndToEnd))];
 
     private const int ImageNetClasses = 1000;
     private const int Cifar10Classes = 10;
@@ -52,6 +56,8 @@ public sealed class BenchmarkSuite
     private readonly IProgress<string>? _progress;
     private readonly List<BenchmarkResult> _results = [];
     private readonly List<string> _notes = [];
+    private readonly List<LayerTiming> _layers = [];
+    private readonly List<StepTiming> _steps = [];
     private long? _vggMacs224;
     private long? _featuresMacs32;
     private Cifar10Dataset? _dataset;
@@ -66,8 +72,11 @@ public sealed class BenchmarkSuite
         _progress = progress;
     }
 
-    /// <summary>Runs the chosen cases in order and returns the report (without PyTorch; see <see cref="BenchmarkReport.WithPyTorch"/>).</summary>
-    public BenchmarkReport Run()
+    /// <summary>
+    /// Runs the chosen cases in order and returns the report (without PyTorch; see <see cref="BenchmarkReport.WithPyTorch"/>).
+    /// <paramref name="afterCase"/> is called after each case with its name, e.g. to run PyTorch's same case next to it in time.
+    /// </summary>
+    public BenchmarkReport Run(Action<string>? afterCase = null)
     {
         if (_settings.Threads is { } threads)
             torch.set_num_threads(threads);
@@ -81,6 +90,7 @@ public sealed class BenchmarkSuite
                 [Matmul] = RunMatmul,
                 [Forward] = RunForward,
                 [Train] = RunTrain,
+                [Layers] = RunLayers,
                 [Features] = RunFeatures,
                 [Features112] = RunFeatures112,
                 [Load] = RunLoad,
@@ -89,7 +99,10 @@ public sealed class BenchmarkSuite
                 [EndToEnd] = RunEndToEnd,
             };
             foreach (string c in AllCases.Where(_settings.Cases.Contains))
+            {
                 actions[c]();
+                afterCase?.Invoke(c);
+            }
         }
         finally
         {
@@ -101,6 +114,9 @@ public sealed class BenchmarkSuite
         _notes.Insert(0, _settings.WeightsPath is null
             ? "VGG19 weights are random (torchvision's initialization): speed does not depend on the values; the numerics compare bf16 with fp32 on the same random network."
             : $"VGG19 weights from {_settings.WeightsPath} (speed does not depend on them; the numerics do).");
+        if (_settings.CpuTime)
+            _notes.Insert(0, $"Timed by processor time (--cpu-time): every figure is the process's user + system seconds over its {torch.get_num_threads()} torch threads, " +
+                "the time each iteration would take with those cores to itself; PyTorch's reference is timed the same way. The wall-clock times are kept in the JSON (times).");
         if (_settings.Quick)
             _notes.Insert(0, "QUICK MODE: small batches, data and repeats; these figures are not comparable with a full run.");
         return new BenchmarkReport
@@ -110,6 +126,8 @@ public sealed class BenchmarkSuite
             Flops = new FlopCounts(_vggMacs224, _featuresMacs32,
                 "FLOP = 2 × multiply-accumulate of convolutions and linear layers (ModelSummary); a train step = 3 × the forward"),
             Results = Finish(_results),
+            Layers = [.. _layers],
+            Steps = [.. _steps],
             Allocator = NativeAllocator.IsKeepingFreedMemory
                 ? $"glibc malloc keeps freed memory for reuse (mallopt M_MMAP_MAX 0, M_TRIM_THRESHOLD 2 GiB; PyTorch gets GLIBC_TUNABLES={NativeAllocator.GlibcTunables})"
                 : "the C library's malloc defaults (each large buffer a fresh mmap: page faults every step)",
@@ -163,6 +181,11 @@ public sealed class BenchmarkSuite
         MeasureInference(Forward, name, model, input, (m, x) => m.call(x), batch, flops, logits: true);
     }
 
+    /// <summary>
+    /// The train step in each layout nvgg's trainer can run, measured paired in time (<see cref="Benchmark.MeasureInterleaved"/>):
+    /// one model and optimizer, conv weights contiguous as the trainer keeps them (TorchSharp 0.107 cannot save optimizer
+    /// state for non-contiguous parameters); only the input's layout differs, and with it the layout every convolution runs in.
+    /// </summary>
     private void RunTrain()
     {
         int batch = _settings.Batch224;
@@ -174,52 +197,160 @@ public sealed class BenchmarkSuite
         using var g = new torch.Generator(3);
         using var input = torch.randn([batch, 3, 224, 224], generator: g);
         using var labels = torch.randint(0, ImageNetClasses, [batch], generator: g);
-
-        Report($"{name} {Fp32Nchw}");
-        _results.Add(Measured(Train, name, Fp32Nchw, MeasureTrainSteps(model, input, labels, autocast: false), batch, flops));
-
-        Report($"{name} {Fp32ChannelsLast}");
-        _bench.BeginCase();
-        CpuSpeed.ConvertToChannelsLast(model); // replaces the conv weights: the optimizer is made afterwards
         using var inputCl = CpuSpeed.ToChannelsLast(input);
-        _results.Add(Measured(Train, name, Fp32ChannelsLast, MeasureTrainSteps(model, inputCl, labels, autocast: false), batch, flops));
+        using var optimizer = optim.SGD(model.parameters(), 1e-3, momentum: 0.9);
 
+        var lines = new List<(string Configuration, Tensor Input, bool Autocast)> { (Fp32Nchw, input, false), (Fp32ChannelsLast, inputCl, false) };
         if (!CpuSpeed.HasNativeBf16 || !CpuAutocast.IsAvailable)
         {
             Skip(Train, name, AutocastBf16ChannelsLast, !CpuSpeed.HasNativeBf16 ? NoBf16Reason
                 : "libtorch's at::autocast exports were not found in libtorch_cpu, so CPU autocast cannot be switched on");
-            return;
         }
-        Report($"{name} {AutocastBf16ChannelsLast}");
-        _bench.BeginCase();
-        _results.Add(Measured(Train, name, AutocastBf16ChannelsLast, MeasureTrainSteps(model, inputCl, labels, autocast: true), batch, flops) with
+        else
         {
-            Note = "mixed precision: fp32 weights, gradients and optimizer; bf16 compute inside autocast (forward and loss). Here the conv " +
-                "weights are channels-last; nvgg's trainer keeps them contiguous (TorchSharp 0.107 cannot save optimizer state for " +
-                "non-contiguous parameters) with channels-last inputs",
-        });
+            lines.Add((AutocastBf16ChannelsLast, inputCl, true));
+        }
+        Report($"{name}: {string.Join(", ", lines.Select(l => l.Configuration))}, repeats in turn");
+        var measurements = _bench.MeasureInterleaved([.. lines.Select(l => (Action)(() => TrainStep(model, optimizer, l.Input, labels, l.Autocast)))]);
+        for (int i = 0; i < lines.Count; i++)
+        {
+            var result = Measured(Train, name, lines[i].Configuration, measurements[i], batch, flops);
+            _results.Add(lines[i].Autocast
+                ? result with { Note = "mixed precision: fp32 weights, gradients and optimizer; bf16 compute inside autocast (forward and loss)" }
+                : result);
+        }
     }
 
-    private Measurement MeasureTrainSteps(Vgg model, Tensor input, Tensor labels, bool autocast)
+    private static void TrainStep(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, Tensor input, Tensor labels, bool autocast)
     {
+        using var scope = NewDisposeScope();
+        optimizer.zero_grad();
+        Tensor loss;
+        if (autocast)
+        {
+            using (CpuSpeed.Autocast())
+                loss = nn.functional.cross_entropy(model.call(input), labels);
+        }
+        else
+        {
+            loss = nn.functional.cross_entropy(model.call(input), labels);
+        }
+        loss.backward();
+        optimizer.step();
+    }
+
+    /// <summary>
+    /// Where a train step's time goes: every layer of VGG19 timed alone on the activations a step gives it (forward with
+    /// autograd recording; the gradient with respect to its input; the gradients with respect to its weight and bias,
+    /// each by itself), in both layouts, the two timed in turn layer by layer; then whole steps split into zero_grad,
+    /// forward and loss, backward and the optimizer's update. bench/pytorch_reference.py does the same in PyTorch.
+    /// </summary>
+    private void RunLayers()
+    {
+        int batch = _settings.Batch224;
+        _bench.BeginCase();
+        using var model = CreateVgg();
+        model.train();
+        using var g = new torch.Generator(6);
+        using var input = torch.randn([batch, 3, 224, 224], generator: g);
+        using var labels = torch.randint(0, ImageNetClasses, [batch], generator: g);
+        using var flatten = nn.Flatten();
+        string[] configurations = [Fp32Nchw, Fp32ChannelsLast];
+        var layers = model.features.named_children().Select(c => ("features." + c.name, (nn.Module<Tensor, Tensor>)c.module))
+            .Append(("avgpool", model.avgpool)).Append(("flatten", flatten))
+            .Concat(model.classifier.named_children().Select(c => ("classifier." + c.name, (nn.Module<Tensor, Tensor>)c.module)))
+            .ToList();
+        var activations = new[] { input.alias(), CpuSpeed.ToChannelsLast(input) };
+        try
+        {
+            for (int i = 0; i < layers.Count; i++)
+            {
+                var (name, module) = layers[i];
+                Report($"layers: {name} ({module.GetType().Name}), {string.Join(" and ", configurations)}");
+                for (int k = 0; k < configurations.Length; k++)
+                {
+                    _layers.Add(TimeLayer(configurations[k], name, module, activations[k], dataGradient: i > 0));
+                    using var noGrad = torch.no_grad();
+                    var next = module.call(module is TorchSharp.Modules.ReLU ? activations[k].clone() : activations[k]);
+                    activations[k].Dispose();
+                    activations[k] = next;
+                }
+            }
+        }
+        finally
+        {
+            foreach (var a in activations)
+                a.Dispose();
+        }
+
+        Report("layers: whole steps split into zero_grad, forward, backward and optimizer step");
         using var optimizer = optim.SGD(model.parameters(), 1e-3, momentum: 0.9);
-        return _bench.Measure(() =>
+        using var inputCl = CpuSpeed.ToChannelsLast(input);
+        var parts = configurations.Select(_ => new List<(double Wall, double Cpu)[]>()).ToArray();
+        var whole = _bench.MeasureInterleaved([.. configurations.Select((c, k) => (Action)(() =>
         {
             using var scope = NewDisposeScope();
-            optimizer.zero_grad();
-            Tensor loss;
-            if (autocast)
+            Tensor? loss = null;
+            parts[k].Add(
+            [
+                Benchmark.Time(() => optimizer.zero_grad()),
+                Benchmark.Time(() => loss = nn.functional.cross_entropy(model.call(k == 0 ? input : inputCl), labels)),
+                Benchmark.Time(() => loss!.backward()),
+                Benchmark.Time(() => optimizer.step()),
+            ]);
+        }))]);
+        for (int k = 0; k < configurations.Length; k++)
+        {
+            var timed = parts[k].Skip(Math.Max(1, _settings.Warmup)).ToList();
+            double Part(int i)
             {
-                using (CpuSpeed.Autocast())
-                    loss = nn.functional.cross_entropy(model.call(input), labels);
+                var wall = timed.Select(p => p[i].Wall).ToList();
+                return Seconds(new Measurement(Benchmark.Median(wall), wall, null) { CpuTimes = [.. timed.Select(p => p[i].Cpu)] });
             }
-            else
+            _steps.Add(new StepTiming(configurations[k], Part(0), Part(1), Part(2), Part(3), Seconds(whole[k])));
+        }
+    }
+
+    /// <summary>One layer alone on <paramref name="x"/>: forward (graph recorded), then each gradient by itself against a random output gradient.</summary>
+    private LayerTiming TimeLayer(string configuration, string name, nn.Module<Tensor, Tensor> module, Tensor x, bool dataGradient)
+    {
+        bool inPlace = module is TorchSharp.Modules.ReLU; // VGG's ReLUs work in place: give them a copy, made outside the timing
+        using var scope = NewDisposeScope();
+        var xi = x.detach().requires_grad_(dataGradient);
+        double forward = TimeWithSetup(() => inPlace ? xi.clone() : xi, t => module.call(t));
+        var y = module.call(inPlace ? xi.clone() : xi);
+        var gradOutput = torch.randn_like(y);
+        var weights = module.parameters().Where(p => p.requires_grad).Cast<Tensor>().ToList();
+        double? data = dataGradient ? Seconds(_bench.Measure(() =>
+        {
+            using var s = NewDisposeScope();
+            torch.autograd.grad([y], [xi], [gradOutput], retain_graph: true);
+        })) : null;
+        double? weight = weights.Count > 0 ? Seconds(_bench.Measure(() =>
+        {
+            using var s = NewDisposeScope();
+            torch.autograd.grad([y], weights, [gradOutput], retain_graph: true);
+        })) : null;
+        return new LayerTiming(configuration, name, module.GetType().Name, string.Join('×', y.shape), forward, data, weight);
+    }
+
+    /// <summary>Median time of <paramref name="run"/> over the bench's repeats after its warm-up, each on a fresh <paramref name="setup"/> (not timed).</summary>
+    private double TimeWithSetup(Func<Tensor> setup, Action<Tensor> run)
+    {
+        var wall = new List<double>();
+        var cpu = new List<double>();
+        for (int i = 0; i < _bench.Warmup + _bench.Repeats; i++)
+        {
+            using var scope = NewDisposeScope();
+            var t = setup();
+            var (w, c) = Benchmark.Time(() => run(t));
+            if (i >= _bench.Warmup)
             {
-                loss = nn.functional.cross_entropy(model.call(input), labels);
+                wall.Add(w);
+                cpu.Add(c);
             }
-            loss.backward();
-            optimizer.step();
-        });
+        }
+        return Seconds(new Measurement(Benchmark.Median(wall), wall, null) { CpuTimes = cpu });
     }
 
     private void RunFeatures()
@@ -486,19 +617,27 @@ public sealed class BenchmarkSuite
     private void Skip(string benchmarkCase, string name, string configuration, string reason) =>
         _results.Add(new BenchmarkResult { Case = benchmarkCase, Name = name, Configuration = configuration, Skipped = reason });
 
-    private static BenchmarkResult Measured(string benchmarkCase, string name, string configuration, Measurement m, long? images, double? flops) => new()
+    private BenchmarkResult Measured(string benchmarkCase, string name, string configuration, Measurement m, long? images, double? flops)
     {
-        Case = benchmarkCase,
-        Name = name,
-        Configuration = configuration,
-        ImagesPerIteration = images,
-        Seconds = m.MedianSeconds,
-        Times = m.Times,
-        ImagesPerSecond = images / m.MedianSeconds,
-        FlopsPerIteration = flops,
-        GflopsPerSecond = flops / m.MedianSeconds / 1e9,
-        PeakResidentMb = m.PeakResidentMb,
-    };
+        double seconds = Seconds(m);
+        return new()
+        {
+            Case = benchmarkCase,
+            Name = name,
+            Configuration = configuration,
+            ImagesPerIteration = images,
+            Seconds = seconds,
+            Times = m.Times,
+            CpuTimes = m.CpuTimes,
+            ImagesPerSecond = images / seconds,
+            FlopsPerIteration = flops,
+            GflopsPerSecond = flops / seconds / 1e9,
+            PeakResidentMb = m.PeakResidentMb,
+        };
+    }
+
+    /// <summary>A measurement's median by the run's clock (<see cref="BenchmarkSettings.CpuTime"/>).</summary>
+    private double Seconds(Measurement m) => m.Seconds(_settings.CpuTime, torch.get_num_threads());
 
     /// <summary>
     /// Adds relative L2 of <paramref name="output"/> against the fp32 NCHW output; for logits also top-1 agreement, and both
@@ -554,7 +693,10 @@ public sealed class BenchmarkSuite
     /// </summary>
     public static string? DefaultConfiguration(string benchmarkCase) => benchmarkCase switch
     {
-        Forward or Train or Features or Features112 => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast : Fp32ChannelsLast,
+        Forward or Features or Features112 => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast : Fp32ChannelsLast,
+        Train => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast
+            : CpuSpeed.ChannelsLastTrainingPays ? Fp32ChannelsLast : Fp32Nchw, // the trainer's layout: CpuSpeed.ForTraining
+        Layers => CpuSpeed.ChannelsLastTrainingPays ? Fp32ChannelsLast : Fp32Nchw,
         Load => "uint8",
         Pipeline or Head => Fp32,
         EndToEnd => PrecisionAuto,

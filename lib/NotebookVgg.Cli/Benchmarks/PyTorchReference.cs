@@ -9,7 +9,10 @@ namespace NotebookVgg.Cli.Benchmarks;
 public sealed record PyTorchResult(string Case, string Name, long Images, double? ImagesPerSecond, double GflopsPerSecond, double Seconds, double PeakRssMb);
 
 /// <summary>What bench/pytorch_reference.py printed: the framework, its threads and BLAS, and its figures.</summary>
-public sealed record PyTorchReport(string Framework, int Threads, IReadOnlyList<string> Blas, IReadOnlyList<PyTorchResult> Results);
+/// <param name="Layers">The train step layer by layer (the <c>layers</c> case), null when not asked for.</param>
+/// <param name="Steps">Whole steps split into zero_grad, forward, backward and optimizer step (the <c>layers</c> case).</param>
+public sealed record PyTorchReport(string Framework, int Threads, IReadOnlyList<string> Blas, IReadOnlyList<PyTorchResult> Results,
+    IReadOnlyList<LayerTiming>? Layers = null, IReadOnlyList<StepTiming>? Steps = null);
 
 /// <summary>
 /// Runs bench/pytorch_reference.py (the same shapes in PyTorch) as a subprocess with the same threads, repeats,
@@ -24,7 +27,8 @@ public static class PyTorchReference
     public static readonly string ScriptRelativePath = Path.Combine("bench", "pytorch_reference.py");
 
     /// <summary>The cases the script knows; others are not sent to it.</summary>
-    public static IReadOnlyList<string> Cases { get; } = [BenchmarkSuite.Matmul, BenchmarkSuite.Forward, BenchmarkSuite.Train, BenchmarkSuite.Features, BenchmarkSuite.Features112];
+    public static IReadOnlyList<string> Cases { get; } =
+        [BenchmarkSuite.Matmul, BenchmarkSuite.Forward, BenchmarkSuite.Train, BenchmarkSuite.Layers, BenchmarkSuite.Features, BenchmarkSuite.Features112];
 
     /// <summary>bench/pytorch_reference.py found above the working directory or above this assembly; null where neither has it.</summary>
     public static string? FindScript()
@@ -65,6 +69,7 @@ public static class PyTorchReference
         start.Environment["NVGG_BENCH_BATCH_112"] = settings.Batch112.ToString(c);
         if (Runtime.NativeAllocator.IsKeepingFreedMemory)
             start.Environment["GLIBC_TUNABLES"] = Runtime.NativeAllocator.GlibcTunables; // the same allocator behaviour on both sides
+        start.Environment["NVGG_BENCH_CLOCK"] = settings.CpuTime ? "cpu" : "wall";
         start.Environment["NVGG_BENCH_CASES"] = string.Join(',', settings.Cases.Where(Cases.Contains));
 
         Process process;
@@ -93,6 +98,20 @@ public static class PyTorchReference
             }
             return Parse(stdout.Result, script);
         }
+    }
+
+    /// <summary>One report from the script's runs case by case: the first run's framework, threads and BLAS, every run's figures.</summary>
+    public static PyTorchReport? Merge(IReadOnlyList<PyTorchReport> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Count == 0)
+            return null;
+        return parts[0] with
+        {
+            Results = [.. parts.SelectMany(p => p.Results)],
+            Layers = [.. parts.SelectMany(p => p.Layers ?? [])],
+            Steps = [.. parts.SelectMany(p => p.Steps ?? [])],
+        };
     }
 
     /// <summary>Reads the script's JSON; <paramref name="source"/> names it in errors.</summary>

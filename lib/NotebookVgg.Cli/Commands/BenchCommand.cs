@@ -62,6 +62,10 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         [DefaultValue(4096)]
         public int HeadFeatures { get; init; } = 4096;
 
+        [CommandOption("--cpu-time")]
+        [Description("Time by processor time over torch threads instead of the wall clock (both sides): for a machine shared with other work.")]
+        public bool CpuTime { get; init; }
+
         [CommandOption("--default-malloc")]
         [Description("Measure with the C library's malloc defaults instead of keeping freed memory for reuse (both sides; slower).")]
         public bool DefaultMalloc { get; init; }
@@ -123,6 +127,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             Repeats = settings.Repeats ?? (settings.Quick ? 1 : 3),
             Threads = settings.Threads,
             Quick = settings.Quick,
+            CpuTime = settings.CpuTime,
             Cases = Settings.ParseCases(settings.Cases),
             DataDirectory = settings.Data,
             WeightsPath = settings.Weights,
@@ -144,23 +149,26 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
 
         var clock = Stopwatch.StartNew();
         var progress = new SynchronousProgress(what => Console.Error.WriteLine($"[{clock.Elapsed:mm\\:ss}] bench: {what}"));
-        var report = new BenchmarkSuite(benchSettings, progress).Run();
-
-        if (script is not null)
+        // PyTorch runs each case right after nvgg's: on a shared machine the two then meet the same load.
+        var pytorchParts = new List<PyTorchReport>();
+        string? error = null;
+        void RunPyTorch(string benchmarkCase)
         {
-            PyTorchReport? pytorch = null;
-            string? error = null;
-            progress.Report($"PyTorch reference: {script}");
+            if (script is null || error is not null || !PyTorchReference.Cases.Contains(benchmarkCase))
+                return;
+            progress.Report($"PyTorch reference, {benchmarkCase}: {script}");
             try
             {
-                pytorch = PyTorchReference.Run(script, settings.Python, benchSettings, torch.get_num_threads(), TimeSpan.FromMinutes(30));
+                pytorchParts.Add(PyTorchReference.Run(script, settings.Python, benchSettings with { Cases = [benchmarkCase] }, torch.get_num_threads(), TimeSpan.FromMinutes(30)));
             }
             catch (Exception ex) when (ex is InvalidOperationException or InvalidDataException or TimeoutException or FileNotFoundException)
             {
                 error = ex.Message.ReplaceLineEndings(" ");
             }
-            report = report.WithPyTorch(pytorch, error);
         }
+        var report = new BenchmarkSuite(benchSettings, progress).Run(RunPyTorch);
+        if (script is not null)
+            report = report.WithPyTorch(error is null ? PyTorchReference.Merge(pytorchParts) : null, error);
         progress.Report($"done in {clock.Elapsed.TotalSeconds:0} s");
 
         string json = JsonSerializer.Serialize(report, JsonOutput.Options);
@@ -183,6 +191,9 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         var m = report.Machine;
         AnsiConsole.MarkupLine(Markup.Escape(string.Create(c,
             $"{m.Cpu}: {m.LogicalCores} logical cores, torch threads {m.TorchThreads}, native bf16 {(m.NativeBf16 ? "yes" : "no")}; TorchSharp {m.TorchSharpVersion}, libtorch {m.LibTorchVersion}; load average {m.LoadAverageAtStart ?? "?"} at start, {m.LoadAverageAtEnd ?? "?"} at end")));
+        AnsiConsole.MarkupLine(Markup.Escape($"instruction sets: {m.InstructionSets ?? "?"}; ATen kernels {m.AtenCapability ?? "?"}; {m.OneDnn ?? "oneDNN: unknown"}; fp32 training layout {m.TrainingLayout ?? "?"}"));
+        foreach (string k in m.Kernels)
+            AnsiConsole.MarkupLine(Markup.Escape($"  oneDNN convolution kernels, {k}"));
         var counts = new List<string> { report.Flops.Convention };
         if (report.Flops.Vgg19Macs224 is { } vgg)
             counts.Add(string.Create(c, $"VGG19 at 224: {vgg:N0} MACs"));
@@ -229,6 +240,21 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             table.AddRow(cells.ToArray());
         }
         AnsiConsole.Write(table);
+
+        if (report.Layers.Count > 0)
+        {
+            var columns = LayerTable.Columns(report.Layers, report.Steps, report.Machine.TrainingLayout,
+                report.PyTorch?.Layers, report.PyTorch?.Steps, report.PyTorch?.Framework ?? "PyTorch");
+            var layerTable = new Table().Border(TableBorder.Rounded).Title("train step layer by layer, milliseconds (median): forward / ∂input / ∂weight").AddColumn("layer");
+            foreach (var column in columns)
+                layerTable.AddColumn(new TableColumn(Markup.Escape(column.Title)).RightAligned());
+            foreach (var row in LayerTable.Rows(columns))
+            {
+                layerTable.AddRow([Markup.Escape(row.Label), .. row.Cells.Select(cell => row.IsStep ? LayerTable.Ms(cell.Forward)
+                    : $"{LayerTable.Ms(cell.Forward)} / {LayerTable.Ms(cell.Data)} / {LayerTable.Ms(cell.Weight)}")]);
+            }
+            AnsiConsole.Write(layerTable);
+        }
 
         var compared = report.Results.Where(r => r.RelativeL2 is not null).ToList();
         if (compared.Count > 0)

@@ -99,9 +99,12 @@ public sealed record EnvironmentReport(
             : NativeRuntime.FixActive ? "active: the package's copies were patched in place by an earlier NotebookVgg"
             : "NEEDED, not applied: run ./nvgg doctor --fix");
         yield return ("libtorch loaded from", NativeRuntime.LibTorchDirectory ?? "(by name)");
+        yield return ("instruction sets", $"{CpuSpeed.Isa} (what libtorch's oneDNN and MKL kernels use here)");
         yield return ("bfloat16", CpuSpeed.HasNativeBf16
             ? "native on this CPU: precision auto may use it (each run checks it against fp32 first)"
-            : "not native on this CPU: precision auto uses fp32");
+            : CpuSpeed.Isa.Cpu >= CpuIsa.Avx512Bf16
+                ? $"native on this CPU but held back by {string.Join(", ", CpuSpeed.Isa.Caps)}: precision auto uses fp32"
+                : "not native on this CPU: precision auto uses fp32");
         yield return ("default data folder", DataDirectory);
         yield return ("weights cache", WeightsDirectory);
         yield return ("CIFAR-10 downloaded there", Cifar10Downloaded ? "yes" : "no");
