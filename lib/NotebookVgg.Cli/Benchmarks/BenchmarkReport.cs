@@ -46,12 +46,12 @@ public sealed record MachineInfo(
     /// <summary>The convolution kernels oneDNN ran for each of nvgg's paths (inference, training), with the data layout each saw.</summary>
     public IReadOnlyList<string> Kernels { get; init; } = [];
 
-    /// <summary>The layout nvgg's trainer runs fp32 steps in here (<see cref="CpuSpeed.ForTraining"/>).</summary>
+    /// <summary>The layout nvgg runs fp32 training steps in (<see cref="CpuSpeed.ForConvolutions"/>): the layers case's default column.</summary>
     public string? TrainingLayout { get; init; }
 
     public static MachineInfo Collect()
     {
-        var kernels = KernelProbe.Run(CpuSpeed.ChannelsLastTrainingPays);
+        var kernels = KernelProbe.Run();
         return new(
             CpuModel(), Environment.ProcessorCount, torch.get_num_threads(), CpuSpeed.HasNativeBf16, CpuAutocast.IsAvailable,
             NativeRuntime.TorchSharpVersion, torch.__version__, RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription,
@@ -64,7 +64,7 @@ public sealed record MachineInfo(
             OneDnn = kernels.OneDnnVersion is null && kernels.OneDnnIsa is null ? null
                 : string.Join("; ", new[] { kernels.OneDnnVersion, kernels.OneDnnIsa }.Where(t => t is not null)),
             Kernels = kernels.Error is { } error ? [error] : [.. KernelProbe.Describe(kernels)],
-            TrainingLayout = CpuSpeed.ChannelsLastTrainingPays ? BenchmarkSuite.Fp32ChannelsLast : BenchmarkSuite.Fp32Nchw,
+            TrainingLayout = BenchmarkSuite.Fp32Nchw,
         };
     }
 

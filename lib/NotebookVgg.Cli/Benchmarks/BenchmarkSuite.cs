@@ -688,15 +688,14 @@ public sealed class BenchmarkSuite
 
     /// <summary>
     /// The configuration <c>nvgg train</c>, <c>nvgg eval</c> and the notebooks use by default on this machine for a case
-    /// (precision auto: autocast bf16 where the CPU has native bf16, else fp32; channels-last inputs on the CPU either way),
+    /// (precision auto: autocast bf16 where the CPU has native bf16, else fp32; channels-last except fp32 training, which runs NCHW: CpuSpeed.ForConvolutions),
     /// or null for a case no user path runs (the matmul). Auto may still fall back to fp32 for a given weights file.
     /// </summary>
     public static string? DefaultConfiguration(string benchmarkCase) => benchmarkCase switch
     {
         Forward or Features or Features112 => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast : Fp32ChannelsLast,
-        Train => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast
-            : CpuSpeed.ChannelsLastTrainingPays ? Fp32ChannelsLast : Fp32Nchw, // the trainer's layout: CpuSpeed.ForTraining
-        Layers => CpuSpeed.ChannelsLastTrainingPays ? Fp32ChannelsLast : Fp32Nchw,
+        Train => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast : Fp32Nchw, // CpuSpeed.ForConvolutions
+        Layers => Fp32Nchw,
         Load => "uint8",
         Pipeline or Head => Fp32,
         EndToEnd => PrecisionAuto,

@@ -47,28 +47,25 @@ internal static class CpuSpeed
     }
 
     /// <summary>
-    /// Whether a training step runs faster with channels-last activations: only where oneDNN has AVX-512. Its AVX2
-    /// weight-gradient kernel for channels-last (nhwc) data is several times slower than the one for its blocked layout,
-    /// which it reorders NCHW data into (measured on a Zen 4 held to AVX2, VGG19 at 224, batch 16: the conv weight
-    /// gradients took 2.8× as long in all, 7.7× in the 224×224 layers, and the whole step about 1.2× as long).
-    /// Inference is not affected: forward convolutions are as fast or faster channels-last.
+    /// A batch for VGG's convolutions in the layout they run fastest in: channels-last for inference and for bf16 (autocast)
+    /// training, NCHW for fp32 training. oneDNN's fp32 weight-gradient kernels for channels-last data are slower than the
+    /// ones for its blocked layouts, into which it reorders NCHW data: measured on a Zen 4 (processor time, one thread, a
+    /// 3×3 convolution 64→128 channels at 112×112, batch 4), held to AVX2 3.2× as slow (64→64 at 224×224: 5.8×; 512→512 at
+    /// 28×28: 1.5×), with AVX-512 1.2×, while channels-last forward and input-gradient kernels gain 10 % at most. In bf16
+    /// all three kernels are faster channels-last. Inputs that are not 4-D or not on the CPU come back as they are; so does
+    /// a batch already in the right layout (the same tensor).
     /// </summary>
-    public static bool ChannelsLastTrainingPays => Isa.OneDnn >= CpuIsa.Avx512;
-
-    /// <summary>
-    /// A training batch in the layout its step runs fastest in: channels-last input stays as it is where
-    /// <see cref="ChannelsLastTrainingPays"/>, and is made contiguous (NCHW) elsewhere; inputs that are not 4-D, not on
-    /// the CPU or already NCHW come back as they are (the same tensor).
-    /// </summary>
-    public static Tensor ForTraining(Tensor x) => ForTraining(x, ChannelsLastTrainingPays);
-
-    /// <summary><see cref="ForTraining(Tensor)"/> as it decides where channels-last training does or does not pay.</summary>
-    public static Tensor ForTraining(Tensor x, bool channelsLastPays)
+    /// <param name="x">The batch, N×C×H×W.</param>
+    /// <param name="training">Whether this forward is followed by a backward (the module is in training mode).</param>
+    /// <param name="bf16">Whether it runs under CPU autocast.</param>
+    public static Tensor ForConvolutions(Tensor x, bool training, bool bf16)
     {
         ArgumentNullException.ThrowIfNull(x);
-        if (x.device_type != DeviceType.CPU || channelsLastPays || !IsChannelsLast(x) || x.is_contiguous())
+        if (x.dim() != 4 || x.device_type != DeviceType.CPU)
             return x;
-        return x.contiguous();
+        if (!training || bf16)
+            return IsChannelsLast(x) ? x : ToChannelsLast(x);
+        return x.is_contiguous() ? x : x.contiguous();
     }
 
     /// <summary>

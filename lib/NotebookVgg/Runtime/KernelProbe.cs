@@ -25,7 +25,7 @@ internal static partial class KernelProbe
 {
     private const string SetVerboseExport = "_ZN5torch7verbose19_mkldnn_set_verboseEi";
 
-    public static KernelReport Run(bool channelsLastTraining)
+    public static KernelReport Run()
     {
         if (!OperatingSystem.IsLinux())
             return new KernelReport(null, null, [], "oneDNN's verbose lines are read on Linux only");
@@ -47,7 +47,7 @@ internal static partial class KernelProbe
             SetVerbose(export, 2);
             try
             {
-                Probe(channelsLastTraining, path => { FFlush(0); sections.Add((path, File.ReadAllLines(file).Length)); });
+                Probe(path => { FFlush(0); sections.Add((path, File.ReadAllLines(file).Length)); });
             }
             finally
             {
@@ -80,11 +80,12 @@ internal static partial class KernelProbe
                 continue;
             if (Array.IndexOf(f, "info") is >= 0 and var info)
             {
-                string last = f[^1];
-                if (last.StartsWith("oneDNN v", StringComparison.Ordinal))
-                    version = last;
-                else if (last.StartsWith("isa:", StringComparison.Ordinal))
-                    isa = last["isa:".Length..];
+                // The ISA's own text may hold commas ("Intel AVX-512 with AVX512BW, AVX512VL, and AVX512DQ extensions").
+                int isaField = Array.FindIndex(f, x => x.StartsWith("isa:", StringComparison.Ordinal));
+                if (isaField >= 0)
+                    isa = string.Join(',', f[isaField..])["isa:".Length..];
+                else if (f[^1].StartsWith("oneDNN v", StringComparison.Ordinal))
+                    version = f[^1];
                 continue;
             }
             int exec = Array.IndexOf(f, "exec");
@@ -100,8 +101,12 @@ internal static partial class KernelProbe
         return new KernelReport(version, isa, kernels, kernels.Count == 0 ? "oneDNN printed no convolution lines (is libtorch built without oneDNN?)" : null);
     }
 
-    /// <summary>The paths, on one 3×3 convolution of 128 channels at 28×28 (batch 2): inference as FeatureCache runs it, and one training step in the trainer's layout.</summary>
-    private static void Probe(bool channelsLastTraining, Action<string> begin)
+    /// <summary>
+    /// The paths, on one 3×3 convolution of 128 channels at 28×28 (batch 2), each in the layout
+    /// <see cref="CpuSpeed.ForConvolutions"/> gives it: inference (as feature extraction runs it), an fp32 training step,
+    /// and where bf16 is native a bf16 (autocast) training step.
+    /// </summary>
+    private static void Probe(Action<string> begin)
     {
         using var scope = NewDisposeScope();
         using var g = new torch.Generator(7);
@@ -109,11 +114,24 @@ internal static partial class KernelProbe
         var w = torch.randn([128, 128, 3, 3], generator: g);
         begin("inference (channels-last)");
         using (torch.no_grad())
-            nn.functional.conv2d(CpuSpeed.ToChannelsLast(x), CpuSpeed.ToChannelsLast(w), padding: [1, 1]);
-        begin(channelsLastTraining ? "training (fp32 channels-last)" : "training (fp32 NCHW)");
-        var weight = w.clone().requires_grad_(true);
-        var input = (channelsLastTraining ? CpuSpeed.ToChannelsLast(x) : x).requires_grad_(true);
-        nn.functional.conv2d(input, weight, padding: [1, 1]).sum().backward();
+            nn.functional.conv2d(CpuSpeed.ForConvolutions(x, training: false, bf16: false), CpuSpeed.ToChannelsLast(w), padding: [1, 1]);
+        begin("fp32 training (NCHW)");
+        Step(bf16: false);
+        if (CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable)
+        {
+            begin("bf16 training (autocast, channels-last)");
+            Step(bf16: true);
+        }
+
+        void Step(bool bf16)
+        {
+            var weight = w.clone().requires_grad_(true);
+            var input = CpuSpeed.ForConvolutions(x, training: true, bf16).detach().requires_grad_(true);
+            Tensor y;
+            using (bf16 ? CpuSpeed.Autocast() : null)
+                y = nn.functional.conv2d(input, weight, padding: [1, 1]);
+            y.to_type(ScalarType.Float32).sum().backward();
+        }
     }
 
     private static int SetVerbose(IntPtr export, int level)

@@ -156,7 +156,7 @@ public sealed class Trainer
             long step = (epoch - 1) * stepsPerEpoch + batch;
             lr = ApplyLearningRates(optimizer, step, stepsPerEpoch);
 
-            var x = Runtime.CpuSpeed.ForTraining(inputs.to(_device)); // NCHW where channels-last backward is slow (AVX2)
+            var x = inputs.to(_device);
             var y = labels.to(_device);
             var logits = _model.forward(x);
             if (batch == 0)

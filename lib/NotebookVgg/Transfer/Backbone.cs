@@ -80,16 +80,20 @@ public sealed record Backbone(
 
     /// <summary>
     /// Runs <paramref name="network"/> (built by <see cref="Build"/>, in eval mode for features) on prepared images, in
-    /// channels-last order and in <see cref="Precision"/>: the float32 features at <see cref="Cut"/>, or, without a cut, the
-    /// whole network's logits.
+    /// <see cref="Precision"/> and in the layout its convolutions run fastest in (<see cref="CpuSpeed.ForConvolutions"/>:
+    /// channels-last, but NCHW for an fp32 training step on the CPU): the float32 features at <see cref="Cut"/>, or, without a
+    /// cut, the whole network's logits.
     /// </summary>
     public Tensor Forward(Vgg network, Tensor prepared)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(prepared);
         using var scope = NewDisposeScope();
-        var x = CpuSpeed.IsChannelsLast(prepared) ? prepared : CpuSpeed.ToChannelsLast(prepared);
-        using (Precision == Precision.Bf16 && x.device_type == DeviceType.CPU ? CpuSpeed.Autocast() : null)
+        bool bf16 = Precision == Precision.Bf16;
+        var x = prepared.device_type == DeviceType.CPU
+            ? CpuSpeed.ForConvolutions(prepared, network.training, bf16) // oneDNN's fp32 weight gradients are slow channels-last
+            : CpuSpeed.IsChannelsLast(prepared) ? prepared : CpuSpeed.ToChannelsLast(prepared);
+        using (bf16 && x.device_type == DeviceType.CPU ? CpuSpeed.Autocast() : null)
         {
             var y = Cut is { } cut ? network.ExtractFeatures(x, cut) : network.call(x);
             return y.to_type(ScalarType.Float32).MoveToOuterDisposeScope();

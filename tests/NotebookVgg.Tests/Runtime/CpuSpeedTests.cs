@@ -102,33 +102,35 @@ public class CpuSpeedTests
     }
 
     [Fact]
-    public void ForTraining_MakesChannelsLastBatchesNchw_OnlyWhereChannelsLastTrainingDoesNotPay()
+    public void ForConvolutions_IsNchwForFp32Training_ChannelsLastOtherwise()
     {
         using var x = randn(2, 3, 5, 7);
         using var cl = CpuSpeed.ToChannelsLast(x);
-        using var nchw = CpuSpeed.ForTraining(cl, channelsLastPays: false);
+        using var nchw = CpuSpeed.ForConvolutions(cl, training: true, bf16: false);
         Assert.True(nchw.is_contiguous());
         Assert.True(nchw.allclose(x, 0, 0));
-        Assert.Same(cl, CpuSpeed.ForTraining(cl, channelsLastPays: true));
-        Assert.Same(x, CpuSpeed.ForTraining(x, channelsLastPays: false));   // already NCHW
+        Assert.Same(x, CpuSpeed.ForConvolutions(x, training: true, bf16: false)); // already NCHW: the same tensor
+        Assert.Same(cl, CpuSpeed.ForConvolutions(cl, training: true, bf16: true));
+        Assert.Same(cl, CpuSpeed.ForConvolutions(cl, training: false, bf16: false));
+        using var made = CpuSpeed.ForConvolutions(x, training: false, bf16: false);
+        Assert.True(CpuSpeed.IsChannelsLast(made) && made.allclose(x, 0, 0));
         using var flat = randn(4, 8);
-        Assert.Same(flat, CpuSpeed.ForTraining(flat, channelsLastPays: false)); // cached features: not images
-        Assert.Equal(CpuSpeed.Isa.OneDnn >= CpuIsa.Avx512, CpuSpeed.ChannelsLastTrainingPays);
+        Assert.Same(flat, CpuSpeed.ForConvolutions(flat, training: true, bf16: false)); // cached features: not images
     }
 
     [Fact]
     public void KernelProbe_ReadsOneDnnsOwnLines_ForInferenceAndTraining()
     {
-        var report = KernelProbe.Run(CpuSpeed.ChannelsLastTrainingPays);
+        var report = KernelProbe.Run();
         Assert.Null(report.Error);
         Assert.StartsWith("oneDNN v", report.OneDnnVersion, StringComparison.Ordinal);
         Assert.False(string.IsNullOrEmpty(report.OneDnnIsa));
         Assert.Contains(report.Kernels, k => k.Path.StartsWith("inference", StringComparison.Ordinal) && k.DataLayout == "acdb");
-        var training = report.Kernels.Where(k => k.Path.StartsWith("training", StringComparison.Ordinal)).ToList();
+        var training = report.Kernels.Where(k => k.Path.StartsWith("fp32 training", StringComparison.Ordinal)).ToList();
         Assert.Contains(training, k => k.Pass == "backward_weights");
         Assert.Contains(training, k => k.Pass == "backward_data");
-        if (!CpuSpeed.ChannelsLastTrainingPays)
-            Assert.DoesNotContain(training, k => k.DataLayout == "acdb"); // NCHW training: no channels-last kernel
+        Assert.DoesNotContain(training, k => k.DataLayout == "acdb"); // fp32 training runs NCHW: no channels-last kernel
+        Assert.Equal(CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable, report.Kernels.Any(k => k.Path.StartsWith("bf16 training", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -137,7 +139,7 @@ public class CpuSpeedTests
         string[] lines =
         [
             "onednn_verbose,v1,info,oneDNN v3.7.1 (commit 8d263e6)",
-            "onednn_verbose,v1,info,cpu,isa:Intel AVX2",
+            "onednn_verbose,v1,info,cpu,isa:Intel AVX-512 with AVX512BW, AVX512VL, and AVX512DQ extensions",
             "onednn_verbose,v1,primitive,exec,cpu,convolution,brg_conv_fwd:avx2,forward_training,src:f32::blocked:acdb::f0 wei:f32:a:blocked:Acdb8a::f0 dst:f32::blocked:acdb::f0,attr-scratchpad:user,alg:convolution_direct,mb2_ic128oc128_ih28oh28kh3sh1dh0ph1_iw28ow28kw3sw1dw0pw1,0.5",
             "onednn_verbose,v1,primitive,exec,cpu,reorder,jit:uni,undef,src:f32::blocked:abcd::f0 dst:f32::blocked:aBcd8b::f0,,,2x128x28x28,0.1",
             "onednn_verbose,v1,primitive,exec,cpu,convolution,jit:avx2,backward_weights,src:f32:a:blocked:aBcd8b::f0 wei:f32:a:blocked:ABcd8b8a::f0 dst:f32:a:blocked:aBcd8b::f0,attr-scratchpad:user,alg:convolution_direct,mb2_ic128oc128_ih28oh28kh3sh1dh0ph1_iw28ow28kw3sw1dw0pw1,1.0",
@@ -145,7 +147,7 @@ public class CpuSpeedTests
         ];
         var report = KernelProbe.Parse(lines, [("inference", 0), ("training", 3)]);
         Assert.Equal("oneDNN v3.7.1 (commit 8d263e6)", report.OneDnnVersion);
-        Assert.Equal("Intel AVX2", report.OneDnnIsa);
+        Assert.Equal("Intel AVX-512 with AVX512BW, AVX512VL, and AVX512DQ extensions", report.OneDnnIsa);
         Assert.Equal(
             [new KernelUse("inference", "forward_training", "brg_conv_fwd:avx2", "acdb"), new KernelUse("training", "backward_weights", "jit:avx2", "aBcd8b"),
              new KernelUse("training", "backward_data", "jit:avx2", "aBcd8b")],

@@ -316,47 +316,4 @@ public sealed class TrainerTests : IDisposable
         p.Refresh();
         return p.WorkingSet64;
     }
-
-    /// <summary>A small conv net that records the layout of every batch it is given, in training and in evaluation.</summary>
-    private sealed class LayoutRecorder : nn.Module<Tensor, Tensor>
-    {
-        private readonly Conv2d _conv;
-        private readonly Linear _fc;
-
-        public LayoutRecorder() : base("layout")
-        {
-            _conv = nn.Conv2d(3, 4, 3, padding: 1);
-            _fc = nn.Linear(4, 2);
-            RegisterComponents();
-        }
-
-        public List<(bool Training, bool ChannelsLast)> Seen { get; } = [];
-
-        public override Tensor forward(Tensor input)
-        {
-            Seen.Add((training, NotebookVgg.Runtime.CpuSpeed.IsChannelsLast(input) && !input.is_contiguous()));
-            return _fc.forward(_conv.forward(input).mean([2, 3]));
-        }
-    }
-
-    [Fact]
-    public void Fit_RunsTrainingStepsInTheLayoutThatIsFastHere_AndEvaluatesAsGiven()
-    {
-        torch.random.manual_seed(1);
-        using var images = NotebookVgg.Runtime.CpuSpeed.ToChannelsLast(randn(8, 3, 6, 6));
-        using var labels = tensor(new long[] { 0, 1, 0, 1, 0, 1, 0, 1 });
-        var model = new LayoutRecorder();
-        var source = new BatchSource("images", 8, 2, _ => Halves());
-        var options = Options with { Epochs = 1, BatchSize = 4 };
-        new Trainer(model, [new ParameterGroup("all", [.. model.parameters()], 0.01)], options, CPU).Fit(source, source);
-        // Channels-last batches stay so where oneDNN has AVX-512; with AVX2 only they are trained NCHW (CpuSpeed.ForTraining).
-        Assert.Equal([true, true], model.Seen.Where(s => s.Training).Select(s => s.ChannelsLast == NotebookVgg.Runtime.CpuSpeed.ChannelsLastTrainingPays));
-        Assert.All(model.Seen.Where(s => !s.Training), s => Assert.True(s.ChannelsLast)); // evaluation is inference: as given
-
-        IEnumerable<(Tensor, Tensor)> Halves()
-        {
-            yield return (images.narrow(0, 0, 4), labels.narrow(0, 0, 4)); // views: channels-last as the images are
-            yield return (images.narrow(0, 4, 4), labels.narrow(0, 4, 4));
-        }
-    }
 }
