@@ -77,6 +77,21 @@ public class BenchmarkReportTests
     }
 
     [Fact]
+    public void WithoutNativeBf16_TheFp32TargetsApply()
+    {
+        var fp32Machine = Report(Typical) with { Machine = new MachineInfo("cpu", 2, 2, false, true, "0.107.0", "2.10.0", "os", ".NET", "0 0 0") };
+        var report = fp32Machine.WithPyTorch(PyTorch(), null);
+        TargetCheck Target(string name) => Assert.Single(report.Targets, t => t.Name == name);
+
+        Assert.Equal("≥ 1.2× PyTorch", Target("train vs PyTorch").Target);
+        Assert.True(Target("train vs PyTorch").Met);                 // 1.2× ≥ 1.2×
+        Assert.Equal("≥ 90 % of the fp32 matmul rate", Target("train vs fp32 matmul rate").Target);
+        Assert.False(Target("train vs fp32 matmul rate").Met);       // 60 %
+        Assert.Equal("≥ 1.3× PyTorch", Target("forward vs PyTorch").Target);
+        Assert.Equal("≥ 70 % of the fp32 matmul rate", Target("forward vs fp32 matmul rate").Target);
+    }
+
+    [Fact]
     public void MatmulTarget_UsesPyTorchsMatmulWhenItIsFaster()
     {
         var pytorch = PyTorch() with { Results = [new PyTorchResult(BenchmarkSuite.Matmul, "matmul fp32 2048", 0, null, 400, 0.04, 300)] };
