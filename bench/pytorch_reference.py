@@ -6,11 +6,15 @@ Run with Debian's python3-torch (/usr/bin/python3, not a pyenv python) and OpenB
 reference one). `nvgg bench --pytorch` runs this script in the same session and prints both; it passes the
 shapes, threads, repeats and cases as NVGG_BENCH_* variables, and its glibc malloc setting as GLIBC_TUNABLES
 (keep freed memory instead of a fresh mmap per buffer: it changes both sides' speed a lot on this VM).
+It reports its BLAS and OpenBLAS's kernel family (OPENBLAS_CORETYPE=Haswell holds that to AVX2; `nvgg bench` sets it
+when it is itself held to AVX2 by ONEDNN_MAX_CPU_ISA/MKL_ENABLE_INSTRUCTIONS) and oneDNN's instruction sets and kernel.
 """
+import ctypes
 import json
 import os
 import resource
 import sys
+import tempfile
 import time
 
 import torch
@@ -175,6 +179,43 @@ if "features112" in cases:
         record("features112", f"fc7 features 112 batch {batch_112}", batch_112, timed(fc7), batch_112 * 2 * FC7_MACS_112)
 
 
+def onednn_kernels():
+    """oneDNN's version, instruction sets and the convolution kernel it picks here, from its own verbose lines.
+
+    They go to file descriptor 1, which is this script's JSON: they are caught in a temporary file instead."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as f:
+        os.dup2(f.fileno(), 1)
+        try:
+            with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+                # large enough that PyTorch hands it to oneDNN (a tiny one runs its own kernel)
+                torch.nn.functional.conv2d(torch.randn(2, 64, 56, 56), torch.randn(64, 64, 3, 3), padding=1)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        f.seek(0)
+        lines = f.read().decode(errors="replace").splitlines()
+    version = next((l.split(",", 2)[2] for l in lines if l.startswith("onednn_verbose,info,oneDNN")), None)
+    isa = next((l.split("isa:", 1)[1] for l in lines if ",info,cpu,isa:" in l), None)
+    kernel = next((l.split(",")[4] for l in lines if ",exec,cpu,convolution," in l), None)
+    if version is None and isa is None:
+        return None
+    return f"{version or 'oneDNN'}, {isa or 'ISA unknown'}; fp32 convolution kernel {kernel or 'not seen'}"
+
+
+def blas_core():
+    """OpenBLAS's kernel family (its own name: Haswell is AVX2, SkylakeX/Cooperlake AVX-512), or None for another BLAS."""
+    for path in loaded_blas():
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return lib.openblas_get_corename().decode()
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
 def loaded_blas():
     with open("/proc/self/maps") as maps:
         paths = {line.split()[-1] for line in maps if "blas" in line}
@@ -182,5 +223,6 @@ def loaded_blas():
     return sorted({os.path.realpath(p) for p in paths if p.startswith("/")})
 
 
-print(json.dumps({"framework": f"PyTorch {torch.__version__}", "threads": threads, "blas": loaded_blas(), "clock": "cpu" if cpu_clock else "wall", "results": results,
+print(json.dumps({"framework": f"PyTorch {torch.__version__}", "threads": threads, "blas": loaded_blas(), "blasCore": blas_core(),
+                  "oneDnn": onednn_kernels(), "clock": "cpu" if cpu_clock else "wall", "results": results,
                   "layers": layers, "steps": steps}, indent=2))

@@ -80,7 +80,9 @@ internal static class BenchmarkMarkdown
         if (report["pyTorch"] is JsonObject pytorch)
         {
             md.AppendLine();
-            md.AppendLine($"PyTorch: {Text(pytorch["framework"])}, {Text(pytorch["threads"])} threads, BLAS {string.Join(", ", pytorch["blas"]?.AsArray().Select(Text) ?? [])}; fp32 NCHW.");
+            string core = Text(pytorch["blasCore"]) is { Length: > 0 } k ? $" ({k} kernels)" : "";
+            string oneDnn = Text(pytorch["oneDnn"]) is { Length: > 0 } o ? $"; {o}" : "";
+            md.AppendLine($"PyTorch: {Text(pytorch["framework"])}, {Text(pytorch["threads"])} threads, BLAS {string.Join(", ", pytorch["blas"]?.AsArray().Select(Text) ?? [])}{core}{oneDnn}; fp32 NCHW.");
         }
         var targets = report["targets"]?.AsArray().OfType<JsonObject>().ToList() ?? [];
         if (targets.Count > 0)

@@ -11,8 +11,15 @@ public sealed record PyTorchResult(string Case, string Name, long Images, double
 /// <summary>What bench/pytorch_reference.py printed: the framework, its threads and BLAS, and its figures.</summary>
 /// <param name="Layers">The train step layer by layer (the <c>layers</c> case), null when not asked for.</param>
 /// <param name="Steps">Whole steps split into zero_grad, forward, backward and optimizer step (the <c>layers</c> case).</param>
+/// <param name="BlasCore">OpenBLAS's kernel family ("Haswell" is AVX2, "SkylakeX"/"Cooperlake" AVX-512); null for another BLAS.</param>
+/// <param name="OneDnn">PyTorch's oneDNN: version, instruction sets and the fp32 convolution kernel, from oneDNN's verbose lines.</param>
 public sealed record PyTorchReport(string Framework, int Threads, IReadOnlyList<string> Blas, IReadOnlyList<PyTorchResult> Results,
-    IReadOnlyList<LayerTiming>? Layers = null, IReadOnlyList<StepTiming>? Steps = null);
+    IReadOnlyList<LayerTiming>? Layers = null, IReadOnlyList<StepTiming>? Steps = null, string? BlasCore = null, string? OneDnn = null)
+{
+    /// <summary>One line: the framework, threads, BLAS (and its kernels) and oneDNN.</summary>
+    public string Describe() =>
+        $"{Framework}, {Threads} threads, BLAS {string.Join(", ", Blas)}{(BlasCore is null ? "" : $" ({BlasCore} kernels)")}; {OneDnn ?? "oneDNN: not seen"}";
+}
 
 /// <summary>
 /// Runs bench/pytorch_reference.py (the same shapes in PyTorch) as a subprocess with the same threads, repeats,
@@ -69,6 +76,13 @@ public static class PyTorchReference
         start.Environment["NVGG_BENCH_BATCH_112"] = settings.Batch112.ToString(c);
         if (Runtime.NativeAllocator.IsKeepingFreedMemory)
             start.Environment["GLIBC_TUNABLES"] = Runtime.NativeAllocator.GlibcTunables; // the same allocator behaviour on both sides
+        // oneDNN reads ONEDNN_MAX_CPU_ISA in both processes, but OpenBLAS (PyTorch's matmul) ignores it and MKL's variable:
+        // where nvgg is held to AVX2 on a newer CPU, PyTorch's OpenBLAS is held to its AVX2 kernels too, unless set otherwise.
+        if (Runtime.CpuSpeed.Isa.Effective <= Runtime.CpuIsa.Avx2 && Runtime.CpuSpeed.Isa.Cpu > Runtime.CpuIsa.Avx2
+            && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE")))
+        {
+            start.Environment["OPENBLAS_CORETYPE"] = "Haswell";
+        }
         start.Environment["NVGG_BENCH_CLOCK"] = settings.CpuTime ? "cpu" : "wall";
         start.Environment["NVGG_BENCH_CASES"] = string.Join(',', settings.Cases.Where(Cases.Contains));
 

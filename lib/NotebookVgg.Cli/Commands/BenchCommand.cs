@@ -275,7 +275,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         foreach (var r in report.Results.Where(r => r.Note is not null && r.Skipped is null))
             AnsiConsole.MarkupLine($"[grey]{Markup.Escape($"{r.Case} {r.Configuration}: {r.Note}")}[/]");
         if (report.PyTorch is { } p)
-            AnsiConsole.MarkupLine(Markup.Escape($"PyTorch reference: {p.Framework}, {p.Threads} threads, BLAS {string.Join(", ", p.Blas)}; fp32 NCHW, default settings; peak memory is its process's running peak"));
+            AnsiConsole.MarkupLine(Markup.Escape($"PyTorch reference: {p.Describe()}; fp32 NCHW, default settings; peak memory is its process's running peak"));
         if (report.PyTorchError is { } error)
             AnsiConsole.MarkupLine($"[red]PyTorch reference failed:[/] {Markup.Escape(error)}");
 

@@ -64,4 +64,20 @@ public class LayerTableTests
         Assert.Equal(3.2, Assert.Single(merged.Steps!).TotalSeconds);
         Assert.Null(PyTorchReference.Merge([]));
     }
+
+    [Fact]
+    public void PyTorchReport_SaysWhichKernelsItRan()
+    {
+        const string json = """
+            {"framework": "PyTorch 1.13.0a0", "threads": 2, "blas": ["/usr/lib/libopenblasp-r0.3.21.so"], "results": [],
+             "blasCore": "Haswell", "oneDnn": "oneDNN v2.6.3 (commit N/A), Intel AVX2; fp32 convolution kernel jit:avx2"}
+            """;
+        var report = PyTorchReference.Parse(json, "test");
+        Assert.Equal("Haswell", report.BlasCore);
+        Assert.Equal("PyTorch 1.13.0a0, 2 threads, BLAS /usr/lib/libopenblasp-r0.3.21.so (Haswell kernels); oneDNN v2.6.3 (commit N/A), Intel AVX2; fp32 convolution kernel jit:avx2",
+            report.Describe());
+        // An older script's report has neither: it says so rather than guessing.
+        Assert.EndsWith("BLAS /usr/lib/libopenblas.so; oneDNN: not seen",
+            PyTorchReference.Parse("""{"framework": "PyTorch", "threads": 2, "blas": ["/usr/lib/libopenblas.so"], "results": []}""", "test").Describe(), StringComparison.Ordinal);
+    }
 }
