@@ -51,7 +51,7 @@ internal sealed class EvalCommand : AsyncCommand<EvalCommand.Settings>
             JsonOutput.Write(new
             {
                 checkpoint = Path.GetFullPath(s.Checkpoint),
-                model = model.Description,
+                model = StoredModelDescription.Of(model.Description), // the flat object checkpoints store, as before the Backbone
                 result.DataName, result.Count, result.Accuracy, result.Top5Accuracy, result.Loss, result.MacroF1,
                 perClass = result.PerClass,
                 confusionMatrix = result.ConfusionMatrix,

@@ -240,7 +240,7 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
             {
                 profile = profile.Name,
                 data = result.DataName,
-                model = result.Model,
+                model = StoredModelDescription.Of(result.Model), // the flat object checkpoints store, as before the Backbone
                 test = new { result.Test.Accuracy, result.Test.Top5Accuracy, result.Test.Loss, result.Test.MacroF1, result.Test.Count },
                 history = result.Training.History.Epochs,
                 result.Training.Resumed,

@@ -43,6 +43,17 @@ public sealed class TrainEvalPredictCommandTests : IDisposable
         Assert.True(eval.ExitCode == 0, eval.Stderr);
         using var e = JsonDocument.Parse(eval.Stdout);
         Assert.Equal(accuracy, e.RootElement.GetProperty("accuracy").GetDouble(), 6);
+        // --json's model is the flat description checkpoints store (as it was before the description held a Backbone).
+        foreach (var model in new[] { r.RootElement.GetProperty("model"), e.RootElement.GetProperty("model") })
+        {
+            Assert.Equal("vgg19", model.GetProperty("architecture").GetString());
+            Assert.Equal("features", model.GetProperty("mode").GetString());
+            Assert.Equal("fc7", model.GetProperty("featureCut").GetString());
+            Assert.Equal("bilinear", model.GetProperty("interpolation").GetString());
+            Assert.Contains(model.GetProperty("precision").GetString(), new[] { "fp32", "bf16" });
+            Assert.Equal(JsonValueKind.Null, model.GetProperty("weightsPath").ValueKind);
+            Assert.False(model.TryGetProperty("backbone", out _));
+        }
         Assert.Equal(10, e.RootElement.GetProperty("confusionMatrix").GetArrayLength());
 
         string image = _dir.Combine("image.png");
