@@ -81,7 +81,7 @@ public static class NotebookCharts
         // two-line title: 05's mistakes gallery).
         int titleLines = Wrap(title).Split("<br>").Length;
         int captionLines = captions.Count == 0 ? 0 : captions.Max(c => c.Split("<br>").Length);
-        int top = 40 + 24 * titleLines + 16 * captionLines;
+        int top = 52 + 24 * titleLines + 16 * captionLines;
         var margin = new Plotly.NET.LayoutObjects.Margin(); // a DynamicObj: set just the top
         margin.SetProperty("t", top);
         var layout = new Layout();

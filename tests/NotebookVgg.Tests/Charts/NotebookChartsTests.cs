@@ -90,8 +90,8 @@ public class NotebookChartsTests
         var twoLines = RenderOffline(NotebookCharts.ImageGrid(images, ["cat<br>taken for truck", "dog<br>taken for cat"], 2, title));
 
         int Top(System.Text.Json.JsonElement f) => f.GetProperty("layout").GetProperty("margin").GetProperty("t").GetInt32();
-        Assert.Equal(40 + 24 + 16, Top(oneLine));
-        Assert.Equal(40 + 24 * 2 + 16 * 2, Top(twoLines));
+        Assert.Equal(52 + 24 + 16, Top(oneLine));
+        Assert.Equal(52 + 24 * 2 + 16 * 2, Top(twoLines));
         Assert.Equal(Top(twoLines) - Top(oneLine), twoLines.GetProperty("layout").GetProperty("height").GetInt32()
             - oneLine.GetProperty("layout").GetProperty("height").GetInt32());
     }
