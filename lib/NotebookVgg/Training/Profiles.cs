@@ -57,7 +57,7 @@ public static class Profiles
     /// </summary>
     public static TrainingProfile Cpu { get; } = new(
         "cpu",
-        "CPU: frozen pretrained VGG19 (fc7 features of 112×112 inputs, computed once and cached) and a new linear head; 1,000 training images per class; computing the features is most of its time (README: measured suite time).",
+        "CPU, at full scale: frozen VGG19 with ImageNet's weights (fc7 features of 112×112 inputs, computed once and cached) and a new linear head; 1,000 training images per class; computing the features is most of its time.",
         new TrainingOptions
         {
             Mode = TrainingMode.Features, Epochs = 30, BatchSize = 256, LearningRate = 1e-3, Optimizer = OptimizerKind.Adam,
