@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using NotebookVgg.Runtime;
 using NotebookVgg.Tests.TestSupport;
 using NotebookVgg.Cli.Benchmarks;
@@ -58,12 +59,7 @@ public class BenchmarkTests
         // Where the kernel refuses the reset (a CI sandbox did), the peak is the process's: the block must then rise
         // above the highest the process has been so far, not just 64 MiB above what is resident now.
         int megabytes = 64 + (bench.PeakIsPerCase ? 0 : (int)Math.Ceiling(Math.Max(0, before - residentBefore)));
-        var m = bench.Measure(() =>
-        {
-            var block = new byte[(long)megabytes << 20];
-            Array.Fill(block, (byte)1); // touch every page so it becomes resident
-            GC.KeepAlive(block);
-        });
+        var m = bench.Measure(() => TouchFreshPages((long)megabytes << 20));
 
         Assert.True(m.PeakResidentMb >= before + 50,
             $"peak {m.PeakResidentMb} MiB after a {megabytes} MiB allocation; {before} MiB before, {residentBefore} MiB resident (reset worked: {bench.PeakIsPerCase})");
@@ -76,4 +72,28 @@ public class BenchmarkTests
             Assert.True(afterReset <= now + 16, $"after resetting through /proc/self/clear_refs the peak is {afterReset} MiB but only {now} MiB are resident");
         }
     }
+
+    // Pages straight from the kernel: a managed array or malloc may reuse memory that is already resident (the GC keeps
+    // freed regions committed; our allocator settings keep freed memory), and then the peak does not move (a CI run saw that).
+    private static void TouchFreshPages(long bytes)
+    {
+        const int ReadWrite = 0x1 | 0x2, PrivateAnonymous = 0x02 | 0x20;
+        nint block = Mmap(0, (nuint)bytes, ReadWrite, PrivateAnonymous, -1, 0);
+        Assert.True(block != -1, $"mmap of {bytes >> 20} MiB failed (errno {Marshal.GetLastPInvokeError()})");
+        try
+        {
+            for (long offset = 0; offset < bytes; offset += 4096)
+                Marshal.WriteByte(block + (nint)offset, 1); // touch every page so it becomes resident
+        }
+        finally
+        {
+            _ = Munmap(block, (nuint)bytes);
+        }
+    }
+
+    [DllImport("libc.so.6", EntryPoint = "mmap", SetLastError = true)]
+    private static extern nint Mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [DllImport("libc.so.6", EntryPoint = "munmap")]
+    private static extern int Munmap(nint address, nuint length);
 }
