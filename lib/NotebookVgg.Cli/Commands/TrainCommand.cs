@@ -163,11 +163,11 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         Runtime.NativeAllocator.KeepFreedMemory(); // 2–3× faster VGG steps on glibc (see NativeAllocator); a short-lived process
         var profile = RunInputs.Profile(s.Profile);
         string data = await RunInputs.DataAsync(s.Data, MissingData.Fail, ct: cancellationToken);
-        string weightsName = s.Weights ?? profile.PretrainedWeights ?? "none";
-        var weights = WeightsStore.Parse(weightsName);
-        string? weightsPath = weights.NeedsDownload && !s.Json
-            ? await DataCommandHelpers.WithProgressAsync($"weights {weights.Entry!.Name}", p => RunInputs.WeightsAsync(weightsName, progress: p, ct: cancellationToken))
-            : await RunInputs.WeightsAsync(weightsName, ct: cancellationToken);
+        var weights = WeightsStore.Parse(RunInputs.WeightsName(profile, s.Weights));
+        var reference = weights.NeedsDownload && !s.Json
+            ? await DataCommandHelpers.WithProgressAsync($"weights {weights.Entry!.Name}",
+                p => RunInputs.WeightsReferenceAsync(profile, s.Weights, progress: p, ct: cancellationToken))
+            : await RunInputs.WeightsReferenceAsync(profile, s.Weights, ct: cancellationToken);
         var o = profile.Options;
         o = o with
         {
@@ -190,7 +190,6 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
             Precision = s.Precision is null ? o.Precision : PrecisionChoice.Parse(s.Precision),
             Loss = s.Loss is null ? o.Loss : TrainingOptions.ParseLoss(s.Loss),
         };
-        var reference = weightsPath is null ? WeightsReference.Random : WeightsReference.Identify(weightsPath); // named only where its bytes are the registry's
         var defaults = TransferSettings.FromProfile(profile, data, reference);
         var settings = defaults with
         {

@@ -188,30 +188,8 @@ public sealed class NotebookRun
         using (var d = Cifar10.Load(folder))
             source = d.SourceName;
 
-        string? weightsPath;
-        if (string.IsNullOrWhiteSpace(weights))
-        {
-            var reference = recipe.PretrainedWeights is { } name ? WeightsStore.Parse(name) : WeightsStore.Parse("none");
-            if (reference.NeedsDownload && substitute)
-            {
-                log?.Invoke($"{recipe.Name} at {size.ToString().ToLowerInvariant()} scale: the {reference.Entry!.Name} weights are not " +
-                    $"downloaded, so this run uses RANDOM weights (pass weights={reference.Entry.Name} to download them)");
-                weightsPath = null;
-            }
-            else
-            {
-                weightsPath = await RunInputs.WeightsAsync(recipe.PretrainedWeights ?? "none", log).ConfigureAwait(false);
-            }
-        }
-        else
-        {
-            weightsPath = await RunInputs.WeightsAsync(weights, log).ConfigureAwait(false);
-        }
-        // Hashed once: the label asks whether these bytes are the registry's, whatever the file is called.
-        var identified = weightsPath is null ? WeightsReference.Random : WeightsReference.Identify(weightsPath);
-        if (weightsPath is not null && identified.Registered is null)
-            log?.Invoke($"weights: {weightsPath} is not torchvision's ImageNet file (its SHA-256 matches no registered file): " +
-                "every label says so");
+        var identified = await RunInputs.WeightsReferenceAsync(recipe, weights,
+            substitute ? $"{recipe.Name} at {size.ToString().ToLowerInvariant()} scale" : null, log).ConfigureAwait(false);
         // Features and checkpoints go beside the data; a read-only data folder (a shared data set) sends them to the user cache folder.
         string outputs = CacheFolder.Writable(root, "", "features and checkpoints", log) ?? root;
         return new NotebookRun(recipe, size, outputs, folder, identified, seed, source);

@@ -86,6 +86,44 @@ public static class RunInputs
     }
 
     /// <summary>
+    /// The weights a run of <paramref name="profile"/> uses: <paramref name="requested"/> (a registry name, a file or "none")
+    /// where given, else the profile's own (none for smoke, vgg19 otherwise). The one place that decides it, for the
+    /// notebooks and every nvgg command.
+    /// </summary>
+    public static string WeightsName(TrainingProfile profile, string? requested)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        return string.IsNullOrWhiteSpace(requested) ? profile.PretrainedWeights ?? "none" : requested.Trim();
+    }
+
+    /// <summary>
+    /// The weights of <see cref="WeightsName"/>, found or downloaded and identified: named after a registry entry only
+    /// where the file's SHA-256 is that entry's (any other file is labelled as not torchvision's, and the log says so).
+    /// With <paramref name="randomIfNotDownloaded"/> (why, e.g. "cpu at tiny scale"), a profile's own registry weights
+    /// that are not downloaded yet are replaced by random weights instead of downloaded, and the log says so.
+    /// </summary>
+    public static async Task<WeightsReference> WeightsReferenceAsync(TrainingProfile profile, string? requested,
+        string? randomIfNotDownloaded = null, Action<string>? log = null, IProgress<DownloadProgress>? progress = null,
+        CancellationToken ct = default)
+    {
+        string name = WeightsName(profile, requested);
+        if (string.IsNullOrWhiteSpace(requested) && randomIfNotDownloaded is not null
+            && WeightsStore.Parse(name) is { NeedsDownload: true, Entry: { } entry })
+        {
+            log?.Invoke($"{randomIfNotDownloaded}: the {entry.Name} weights are not downloaded, so this run uses RANDOM weights " +
+                $"(pass weights={entry.Name} to download them)");
+            return WeightsReference.Random;
+        }
+        if (await WeightsAsync(name, log, progress, ct).ConfigureAwait(false) is not { } path)
+            return WeightsReference.Random;
+        // Hashed once: the label asks whether these bytes are the registry's, whatever the file is called.
+        var identified = WeightsReference.Identify(path);
+        if (identified.Registered is null)
+            log?.Invoke($"weights: {path} is not torchvision's ImageNet file (its SHA-256 matches no registered file): every label says so");
+        return identified;
+    }
+
+    /// <summary>
     /// The weights file <paramref name="weights"/> names: null for "none" (random weights), a file as given, or a registry
     /// entry's cached file, downloaded and SHA-256-checked if missing. Offline failures say what to do.
     /// </summary>
