@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Markdig;
+using NotebookVgg.Charts;
 
 namespace NotebookVgg.Cli.Runner;
 
@@ -16,19 +17,6 @@ internal static partial class HtmlReport
     // Raw HTML in markdown is shown as text, not run: a shared report of an untrusted notebook must run no script
     // (JupyterLab sanitizes markdown for the same reason). Links and images keep only safe URL schemes (see SafeUrls).
     private static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().DisableHtml().Build();
-
-    // Plotly.NET's notebook output asks require.js (from a CDN) for plotly; this stand-in hands it the embedded one.
-    private const string OfflineRequireShim = """
-        (function () {
-          function offlineRequire(deps, callback) {
-            var modules = [].concat(deps).map(function (d) { return /plotly/i.test(d) ? window.Plotly : undefined; });
-            if (typeof callback === "function") callback.apply(window, modules);
-          }
-          offlineRequire.config = function () { return offlineRequire; };
-          window.requirejs = offlineRequire;
-          window.require = offlineRequire;
-        })();
-        """;
 
     private const string Style = """
         body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto; max-width: 1100px; padding: 1.5em; color: #1f2328; }
@@ -63,8 +51,7 @@ internal static partial class HtmlReport
         page.Append("<style>\n").Append(Style).Append("</style>\n");
         if (needsPlotly)
         {
-            page.Append("<script>\n").Append(EscapeScript(PlotlyJs.Source)).Append("\n</script>\n");
-            page.Append("<script>\n").Append(OfflineRequireShim).Append("</script>\n");
+            page.Append("<script>\n").Append(OfflinePlotly.Script).Append("</script>\n");
         }
         page.Append("</head>\n<body>\n");
         AppendHeader(page, title, result);
@@ -219,33 +206,4 @@ internal static partial class HtmlReport
     }
 
     private static string Encode(string text) => WebUtility.HtmlEncode(text);
-
-    // A script element ends at the first "</script"; inside embedded code that sequence must not occur.
-    private static string EscapeScript(string code) => code.Replace("</script", "<\\/script", StringComparison.OrdinalIgnoreCase);
-}
-
-/// <summary>plotly.js as Plotly.NET.dll carries it (an embedded resource), so reports draw charts offline.</summary>
-internal static class PlotlyJs
-{
-    private static readonly Lazy<string> Cached = new(Load);
-
-    public static string Source => Cached.Value;
-
-    /// <summary>The plotly.js version, from the resource name (e.g. 2.28.0).</summary>
-    public static string Version => ResourceName()["Plotly.NET.plotly-".Length..^".min.js".Length];
-
-    private static string ResourceName()
-    {
-        var assembly = typeof(Plotly.NET.GenericChart).Assembly;
-        return assembly.GetManifestResourceNames().SingleOrDefault(n => n.StartsWith("Plotly.NET.plotly-", StringComparison.Ordinal) && n.EndsWith(".min.js", StringComparison.Ordinal))
-            ?? throw new InvalidOperationException($"plotly.js is not embedded in {assembly.Location}; cannot draw charts offline");
-    }
-
-    private static string Load()
-    {
-        var assembly = typeof(Plotly.NET.GenericChart).Assembly;
-        using var stream = assembly.GetManifestResourceStream(ResourceName())!;
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        return reader.ReadToEnd();
-    }
 }

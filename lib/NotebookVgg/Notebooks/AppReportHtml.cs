@@ -7,7 +7,7 @@ using Plotly.NET;
 
 namespace NotebookVgg.Notebooks;
 
-/// <summary>How <see cref="NotebookApp"/>'s report shows a displayed value, and the offline plotly.js its charts need.</summary>
+/// <summary>How <see cref="NotebookApp"/>'s report shows a displayed value (its charts' plotly.js: <see cref="Charts.OfflinePlotly"/>).</summary>
 internal static class AppReportHtml
 {
     // Charts as Plotly.NET draws them (plotly.js embedded once in the page), tables as tables, the rest as text.
@@ -52,25 +52,5 @@ internal static class AppReportHtml
         if (frame.Rows.Count > rows)
             html.Append($"<tr><td colspan=\"{frame.Columns.Count}\">… {frame.Rows.Count - rows:N0} more rows</td></tr>\n");
         return html.Append("</table>").ToString();
-    }
-
-    // plotly.js as Plotly.NET.dll carries it, and a stand-in for require.js (Plotly.NET's chart HTML asks it for plotly).
-    public static string PlotlyScript()
-    {
-        var assembly = typeof(GenericChart).Assembly;
-        string name = assembly.GetManifestResourceNames().Single(n => n.StartsWith("Plotly.NET.plotly-", StringComparison.Ordinal) && n.EndsWith(".min.js", StringComparison.Ordinal));
-        using var reader = new StreamReader(assembly.GetManifestResourceStream(name)!, Encoding.UTF8);
-        return reader.ReadToEnd().Replace("</script", "<\\/script", StringComparison.OrdinalIgnoreCase) + """
-
-            (function () {
-              function offlineRequire(deps, callback) {
-                var modules = [].concat(deps).map(function (d) { return /plotly/i.test(d) ? window.Plotly : undefined; });
-                if (typeof callback === "function") callback.apply(window, modules);
-              }
-              offlineRequire.config = function () { return offlineRequire; };
-              window.requirejs = offlineRequire;
-              window.require = offlineRequire;
-            })();
-            """;
     }
 }

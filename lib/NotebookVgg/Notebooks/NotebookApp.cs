@@ -160,7 +160,7 @@ public sealed class NotebookApp : IDisposable
         lock (_cells)
             charts = _slots.Any(s => s.ToString().Contains("class=\"chart\"", StringComparison.Ordinal));
         if (charts)
-            page.Append("<script>\n").Append(AppReportHtml.PlotlyScript()).Append("\n</script>\n");
+            page.Append("<script>\n").Append(Charts.OfflinePlotly.Script).Append("\n</script>\n");
         page.Append("</head>\n<body>\n<h1>").Append(WebUtility.HtmlEncode(_title)).Append("</h1>\n<p>")
             .Append(_failure is null ? "Completed" : "<strong class=\"failed\">Failed</strong>")
             .Append(CultureInfo.InvariantCulture, $" · started {_started:yyyy-MM-dd HH:mm zzz} · {(DateTimeOffset.Now - _started).TotalSeconds:F1} s</p>\n");

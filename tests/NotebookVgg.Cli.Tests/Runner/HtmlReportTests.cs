@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using NotebookVgg.Charts;
 using NotebookVgg.Cli.Runner;
 using NotebookVgg.Cli.Tests.TestSupport;
 using NotebookVgg.Tests.TestSupport;
@@ -57,7 +58,7 @@ public class HtmlReportTests(ChartReportFixture chart) : IClassFixture<ChartRepo
         Assert.Contains("\"y\":[2.31,1.52,1.07,0.81,0.64]", html, StringComparison.Ordinal);
         Assert.Contains("\"name\":\"train loss\"", html, StringComparison.Ordinal);
         Assert.Contains("<th>epoch</th><th>loss</th>", html, StringComparison.Ordinal);
-        Assert.Contains($"plotly.js v{PlotlyJs.Version}", html, StringComparison.Ordinal); // the embedded library's banner
+        Assert.Contains($"plotly.js v{OfflinePlotly.Version}", html, StringComparison.Ordinal); // the embedded library's banner
         Assert.Contains("<h1", html, StringComparison.Ordinal); // markdown rendered
         // No script, stylesheet or image is loaded from the network.
         Assert.DoesNotMatch(new Regex("<script[^>]*\\bsrc\\s*=\\s*[\"']?(https?:)?//", RegexOptions.IgnoreCase), html);
@@ -84,7 +85,7 @@ public class HtmlReportTests(ChartReportFixture chart) : IClassFixture<ChartRepo
         // The control for the test above: the same page with plotly.js taken out shows no plot.
         using var temp = new TempDirectory("nvgg-chromium");
         string page = temp.Combine("chart.report.html");
-        File.WriteAllText(page, chart.Html.Replace(PlotlyJs.Source.Replace("</script", "<\\/script", StringComparison.OrdinalIgnoreCase), "", StringComparison.Ordinal));
+        File.WriteAllText(page, chart.Html.Replace(OfflinePlotly.EscapeForScriptElement(OfflinePlotly.Source), "", StringComparison.Ordinal));
 
         var pixels = Screenshot(page, temp.Combine("chart.png"));
 
