@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using NotebookVgg.Cli.Runner;
+using NotebookVgg.IO;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -365,7 +366,8 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     private static StreamWriter OpenLog(string path, bool append)
     {
         string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        // Checked before any notebook starts: a log that cannot be written fails in one line, not as a raw OS error.
+        OutputCheck.EnsureCanWrite(full, "kernel log", advice: "choose a writable --kernel-log path; nothing was run");
         return new StreamWriter(full, append) { AutoFlush = true };
     }
 

@@ -72,7 +72,15 @@ internal static class Cifar10Archive
         try
         {
             if (Directory.Exists(target))
+            {
+                // Another process extracted while this one waited: data from the same archive is what this call would write.
+                if (sourceName is not null && ReadMarker(target) == sourceName)
+                {
+                    log?.Invoke($"{target}: another process extracted {sourceName} meanwhile; using it");
+                    return root;
+                }
                 throw new IOException($"{target}: already exists (another process wrote it meanwhile); remove it to extract {archive} again");
+            }
             await SafeTarExtraction.ExtractAsync(archive, temporary, ct);
             string extracted = Path.Combine(temporary, Cifar10.FolderName);
             var folder = new DirectoryInfo(extracted);
@@ -127,6 +135,19 @@ internal static class Cifar10Archive
     /// CIFAR-10 page publishes), or "unverified" with its file name. A file under the official name that fails the MD5
     /// is refused, as a download would be: it is not the official archive.
     /// </summary>
+    private static string? ReadMarker(string target)
+    {
+        string marker = Path.Combine(target, Cifar10.SourceMarkerFileName);
+        try
+        {
+            return File.Exists(marker) ? File.ReadAllText(marker).Trim() : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     private static async Task<string> LabelAsync(string archive, CancellationToken ct)
     {
         if (IsSample(archive))

@@ -62,6 +62,21 @@ public sealed class EnvironmentFaultCommandTests : IDisposable
     }
 
     [Fact]
+    public void Run_WithItsKernelLogInAReadOnlyFolder_FailsBeforeAnyCell_InOneLine()
+    {
+        string notebook = TestNotebooks.CopyTo(_dir, "parameters.ipynb");
+        using var folder = FaultyFolder.ReadOnly();
+        string log = folder.Combine("kernel.log");
+
+        var run = Nvgg.Run(_dir.Path, "run", notebook, "--output", _dir.Combine("out"), "--kernel-log", log);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal($"nvgg: error: {log}: cannot write the kernel log: {folder.Path} is on a read-only file system; " +
+            "choose a writable --kernel-log path; nothing was run", ErrorLine(run.Stderr));
+        Assert.False(File.Exists(_dir.Combine("out", "parameters.executed.ipynb"))); // no notebook ran
+    }
+
+    [Fact]
     public void Run_OntoAFullDisk_StopsInOneLineNamingTheExecutedCopy_AndLeavesNoTemporary()
     {
         string notebook = TestNotebooks.CopyTo(_dir, "parameters.ipynb");

@@ -75,6 +75,30 @@ public sealed class DataWriteFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task TwoExtractionsOfOneArchive_TheSecondWaits_ThenUsesTheFirstsData()
+    {
+        string root = _dir.Combine("data");
+        var log = new List<string>();
+        Task<string> waiting;
+        using (var held = Cifar10Archive.BeginWriting(root, Path.Combine(root, Cifar10.FolderName), null, CancellationToken.None))
+        {
+            waiting = Cifar10.ExtractAsync(_archive, root, log: log.Add);
+            await Task.Delay(700);
+            Assert.False(waiting.IsCompleted);
+            // What the holder writes: the same archive, extracted (here into another folder, then moved into place).
+            string first = _dir.Combine("first");
+            await Cifar10.ExtractAsync(_archive, first);
+            Directory.Move(Path.Combine(first, Cifar10.FolderName), Path.Combine(root, Cifar10.FolderName));
+        }
+
+        Assert.Equal(root, await waiting);
+        Assert.EndsWith("meanwhile; using it", log[^1], StringComparison.Ordinal);
+        Assert.Equal([Cifar10.FolderName], Directory.GetFileSystemEntries(root).Select(Path.GetFileName));
+        using var data = Cifar10.Load(root);
+        Assert.True(data.Train.Count > 0);
+    }
+
+    [Fact]
     public void SyntheticData_OnAFullDisk_OrInAReadOnlyFolder_IsRefusedBeforeWriting_AndLeavesNothing()
     {
         using var disk = FaultyFolder.FullDisk(64 * 1024);
