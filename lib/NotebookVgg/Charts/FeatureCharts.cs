@@ -144,47 +144,23 @@ public static class FeatureCharts
 
     /// <summary>
     /// The title and, below it in smaller type, the note (what the picture can and cannot show for these weights and
-    /// data), each wrapped to the chart's <paramref name="width"/>; the top margin grows with the lines, and the chart's
-    /// height with it, so that the title never runs into the panels and the panels keep <paramref name="plotHeight"/>.
+    /// data), each wrapped to the chart's <paramref name="width"/> and pinned to the top; the top margin grows with the
+    /// lines, and the chart's height with it, so that neither runs into the panels' own titles (a two-line note, centred
+    /// in the margin as Plotly places titles, covered the PCA chart's panel title) and the panels keep
+    /// <paramref name="plotHeight"/>.
     /// </summary>
     private static GenericChart Titled(GenericChart chart, string title, string? note, int width, int plotHeight)
     {
-        var lines = Lines(title, Math.Max(30, (width - 120) / 9));
+        var lines = ChartTitles.Lines(title, ChartTitles.CharsPerLine(width));
         string text = string.Join("<br>", lines);
-        int top = 56 + 24 * lines.Count; // the panels' own titles sit in the lowest 24 pixels of the margin
+        int top = 56 + ChartTitles.LineHeight * lines.Count; // the panels' own titles sit in the lowest 24 pixels of the margin
         if (!string.IsNullOrWhiteSpace(note))
         {
-            var noteLines = Lines(note, Math.Max(40, (width - 120) / 6));
+            var noteLines = ChartTitles.Words(note, Math.Max(40, (width - 120) / 7));
             text += "<br><sup>" + string.Join("<br>", noteLines) + "</sup>";
-            top += 16 * noteLines.Count;
+            top += 18 * noteLines.Count;
         }
-        var titled = Plotly.NET.Chart.withTitle(text, null).Invoke(chart);
-        var margin = new Plotly.NET.LayoutObjects.Margin(); // a DynamicObj: set just the top
-        margin.SetProperty("t", top);
-        var layout = new Layout();
-        layout.SetProperty("margin", margin);
-        return Plotly.NET.Chart.withLayout(layout).Invoke(titled).WithSize(width, plotHeight + top + 60);
-    }
-
-    /// <summary>Text broken at spaces into lines of at most <paramref name="width"/> characters (a longer word stays whole).</summary>
-    internal static List<string> Lines(string text, int width)
-    {
-        var lines = new List<string>();
-        var line = new System.Text.StringBuilder();
-        foreach (string word in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (line.Length > 0 && line.Length + 1 + word.Length > width)
-            {
-                lines.Add(line.ToString());
-                line.Clear();
-            }
-            if (line.Length > 0)
-                line.Append(' ');
-            line.Append(word);
-        }
-        if (line.Length > 0)
-            lines.Add(line.ToString());
-        return lines;
+        return ChartTitles.Pinned(chart, text, top).WithSize(width, plotHeight + top + 60);
     }
 
     /// <summary>An image without tick labels and grid lines (as in <see cref="NotebookCharts"/>).</summary>

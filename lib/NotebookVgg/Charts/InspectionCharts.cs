@@ -65,30 +65,23 @@ public static class InspectionCharts
         }
         var grid = cat(cells, 0).clamp(0, 1);
         long[] shape = forTrue.ActivationShape;
-        // The first line is the caller's (which data and weights); the smaller lines say how to read the colours.
-        var lines = new List<string>(NotebookCharts.Wrap(title, 60).Split("<br>"))
-        {
-            Small($"Grad-CAM at {forTrue.TargetLayer} ({shape[1]}×{shape[2]} cells, enlarged): red = strongest evidence for the class, blue = none"),
-        };
-        if (!string.IsNullOrEmpty(note))
-            lines.Add(Small(note));
-        var chart = NotebookCharts.ImageGrid(grid, captions, 3, string.Join("<br>", lines), cellSize: cellSize);
         const int columnWidth = 250; // wide enough for "true automobile / predicted airplane (100 %)"
+        const int width = columnWidth * 3 + 40, smallChars = (width - 40) * 10 / 65; // 12-pixel type: about 6.5 pixels a character
+        // The first lines are the caller's (which data and weights); the smaller lines say how to read the colours.
+        var lines = ChartTitles.Lines(title, ChartTitles.CharsPerLine(width));
+        lines.AddRange(ChartTitles.Words($"Grad-CAM at {forTrue.TargetLayer} ({shape[1]}×{shape[2]} cells, enlarged): " +
+            "red = strongest evidence for the class, blue = none", smallChars).Select(Small));
+        if (!string.IsNullOrEmpty(note))
+            lines.AddRange(ChartTitles.Words(note, smallChars).Select(Small));
+        var chart = NotebookCharts.ImageGrid(grid, captions, 3, string.Join("<br>", lines), cellSize: cellSize);
         int top = 60 + 22 * lines.Count, height = top + 20 + (cellSize + 40) * n;
-        // Plotly centres a title in the top margin, so a title of several lines runs into the first captions; anchored
-        // at the top instead, it grows downwards into a margin sized for its lines.
-        var pinnedTitle = new Plotly.NET.Title(); // DynamicObjs: set just these properties
-        pinnedTitle.SetProperty("text", string.Join("<br>", lines));
-        pinnedTitle.SetProperty("yref", "container");
-        pinnedTitle.SetProperty("yanchor", "top");
-        pinnedTitle.SetProperty("y", 1 - 30.0 / height); // Plotly anchors the first line's baseline area: room above it
         var margin = new Plotly.NET.LayoutObjects.Margin();
         margin.SetProperty("t", top);
         margin.SetProperty("l", 20);
         margin.SetProperty("r", 20);
         margin.SetProperty("b", 20);
-        var titled = Plotly.NET.Chart.withTitle(pinnedTitle).Invoke(chart);
-        return Plotly.NET.Chart.withMargin(margin).Invoke(titled).WithSize(columnWidth * 3 + 40, height);
+        var titled = ChartTitles.Pinned(chart, string.Join("<br>", lines), top); // grows downwards into a margin sized for its lines
+        return Plotly.NET.Chart.withMargin(margin).Invoke(titled).WithSize(width, height);
     }
 
     private static string Small(string text) => $"<span style=\"font-size: 12px\">{text}</span>";

@@ -24,15 +24,16 @@ public static class NotebookCharts
         [
             CsChart.Line<int, double, string>(epochs, history.Epochs.Select(e => e.TrainLoss), ShowMarkers: true, Name: "train loss"),
             CsChart.Line<int, double, string>(epochs, history.Epochs.Select(e => e.ValidationLoss ?? double.NaN), ShowMarkers: true, Name: "validation loss"),
-        ]).WithXAxisStyle<string, string, string>(TitleText: "epoch");
+        ]);
         var accuracy = CsChart.Combine(
         [
             CsChart.Line<int, double, string>(epochs, history.Epochs.Select(e => 100 * e.TrainAccuracy), ShowMarkers: true, Name: "train accuracy %"),
             CsChart.Line<int, double, string>(epochs, history.Epochs.Select(e => 100 * e.ValidationAccuracy ?? double.NaN), ShowMarkers: true,
                 Name: "validation accuracy %"),
-        ]).WithXAxisStyle<string, string, string>(TitleText: "epoch");
-        var grid = CsChart.Grid([loss, accuracy], 1, 2, SubPlotTitles: new[] { "loss (cross-entropy)", "accuracy (%)" });
-        return Titled(grid, title ?? $"Training history: {history.DataName}").WithSize(900, 400);
+        ]);
+        var grid = CsChart.Grid([Counted(loss, "epoch", epochs.Length), Counted(accuracy, "epoch", epochs.Length)], 1, 2,
+            SubPlotTitles: new[] { "loss (cross-entropy)", "accuracy (%)" });
+        return Titled(grid, title ?? $"Training history: {history.DataName}", 900).WithSize(900, 400);
     }
 
     /// <summary>White to a mid blue: the counts (written in dark text) stay readable on every cell, as on Viridis's dark end they were not.</summary>
@@ -47,7 +48,7 @@ public static class NotebookCharts
         var text = result.ConfusionMatrix.Reverse().Select(row => row.Select(v => v.ToString(CultureInfo.InvariantCulture))).ToArray();
         var chart = CsChart.AnnotatedHeatmap<int, string, string, string>(
             zData: z, annotationText: text, X: result.ClassNames, Y: result.ClassNames.Reverse().ToArray(), ColorScale: LightBlues);
-        return Titled(chart, title ?? $"Confusion matrix: {result.DataName} ({result.Count:N0} images, accuracy {result.Accuracy:P1})")
+        return Titled(chart, title ?? $"Confusion matrix: {result.DataName} ({result.Count:N0} images, accuracy {result.Accuracy:P1})", 700)
             .WithXAxisStyle<string, string, string>(TitleText: "predicted")
             .WithYAxisStyle<string, string, string>(TitleText: "true")
             .WithSize(700, 650);
@@ -79,15 +80,10 @@ public static class NotebookCharts
         var grid = CsChart.Grid(cells, rows, columns, SubPlotTitles: captions.ToArray());
         // The top margin holds the title's lines and the first row's captions (two-line captions collided with a
         // two-line title: 05's mistakes gallery).
-        int titleLines = Wrap(title).Split("<br>").Length;
+        int width = Math.Max(400, cellSize * columns);
         int captionLines = captions.Count == 0 ? 0 : captions.Max(c => c.Split("<br>").Length);
-        int top = 52 + 24 * titleLines + 16 * captionLines;
-        var margin = new Plotly.NET.LayoutObjects.Margin(); // a DynamicObj: set just the top
-        margin.SetProperty("t", top);
-        var layout = new Layout();
-        layout.SetProperty("margin", margin);
-        return Plotly.NET.Chart.withLayout(layout).Invoke(Titled(grid, title))
-            .WithSize(Math.Max(400, cellSize * columns), top + 40 + cellSize * rows);
+        var titled = ChartTitles.Titled(grid, title, width, out int top, 16 * captionLines);
+        return titled.WithSize(width, top + 40 + cellSize * rows);
     }
 
     /// <summary>
@@ -116,8 +112,7 @@ public static class NotebookCharts
         ArgumentNullException.ThrowIfNull(series);
         var lines = series.Select(s => (GenericChart)CsChart.Line<int, double, string>(
             Enumerable.Range(1, s.Values.Count), s.Values, Name: s.Name)).ToArray();
-        var chart = Titled(CsChart.Combine(lines), title)
-            .WithXAxisStyle<string, string, string>(TitleText: xTitle)
+        var chart = Counted(Titled(CsChart.Combine(lines), title, 800), xTitle, series.Select(s => s.Values.Count).DefaultIfEmpty(0).Max())
             .WithYAxisStyle<string, string, string>(TitleText: yTitle, AxisType: logY ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear);
         if (logY && series.SelectMany(s => s.Values).Where(v => v > 0 && double.IsFinite(v)).ToList() is { Count: > 0 } positive)
         {
@@ -159,7 +154,7 @@ public static class NotebookCharts
         ArgumentNullException.ThrowIfNull(values);
         var chart = CsChart.Column<double, string, string>(values, Keys: categories.ToArray(), Name: valueTitle,
             MultiText: values.Select(v => v.ToString("G4", CultureInfo.InvariantCulture)).ToArray());
-        return Titled(chart, title).WithYAxisStyle<string, string, string>(TitleText: valueTitle);
+        return Titled(chart, title, DefaultWidth).WithYAxisStyle<string, string, string>(TitleText: valueTitle);
     }
 
     /// <summary>Bubbles: one labelled point per item, size proportional to <paramref name="sizes"/> (e.g. accuracy vs. operations, size = parameters).</summary>
@@ -172,7 +167,7 @@ public static class NotebookCharts
         var pixels = sizes.Select(s => (int)Math.Round(12 + 48 * Math.Sqrt(s / max))).ToArray(); // area ∝ size
         var chart = CsChart.Bubble<double, double, string>(x, y, pixels, MultiText: labels.ToArray(),
             TextPosition: StyleParam.TextPosition.TopCenter, Name: title);
-        return Titled(chart, title)
+        return Titled(chart, title, DefaultWidth)
             .WithXAxisStyle<string, string, string>(TitleText: xTitle)
             .WithYAxisStyle<string, string, string>(TitleText: yTitle);
     }
@@ -185,20 +180,35 @@ public static class NotebookCharts
         var best = probabilities.Select((p, i) => (p: (double)p, name: classNames[i])).OrderByDescending(t => t.p).Take(top).Reverse().ToArray();
         var chart = CsChart.Bar<double, string, string>(best.Select(b => b.p), Keys: best.Select(b => b.name).ToArray(),
             MultiText: best.Select(b => b.p.ToString("P1", CultureInfo.InvariantCulture)).ToArray());
-        return Titled(chart, title).WithXAxisStyle<string, string, string>(TitleText: "probability");
+        return Titled(chart, title, DefaultWidth).WithXAxisStyle<string, string, string>(TitleText: "probability");
     }
 
-    /// <summary>A chart's title, wrapped onto two lines where it is long, so that a narrow chart does not cut it off.</summary>
-    private static GenericChart Titled(GenericChart chart, string title) => Plotly.NET.Chart.withTitle(Wrap(title), null).Invoke(chart);
+    /// <summary>The width Plotly.NET gives a chart that sets none.</summary>
+    private const int DefaultWidth = 600;
 
-    internal static string Wrap(string title, int width = 70)
+    /// <summary>A chart's title, wrapped to the chart's <paramref name="width"/> so that it is not cut off at the right edge.</summary>
+    private static GenericChart Titled(GenericChart chart, string title, int width) => ChartTitles.Titled(chart, title, width, out _);
+
+    /// <summary>The title's lines for a chart <paramref name="width"/> pixels wide, joined by "&lt;br&gt;".</summary>
+    internal static string Wrap(string title, int width = 800) => string.Join("<br>", ChartTitles.Lines(title, ChartTitles.CharsPerLine(width)));
+
+    /// <summary>
+    /// An x axis of whole counts 1..<paramref name="count"/> (epochs, steps), ticked at whole numbers only: Plotly's own ticks
+    /// read "1, 1.5, 2" for two epochs. At most about ten ticks: every 1, 2, 5, 10, 20, … .
+    /// </summary>
+    private static GenericChart Counted(GenericChart chart, string title, int count)
     {
-        if (title.Length <= width || title.Contains("<br>", StringComparison.Ordinal))
-            return title;
-        int cut = title.LastIndexOf(" (", width, StringComparison.Ordinal);
-        if (cut <= 0)
-            cut = title.LastIndexOf(' ', width);
-        return cut <= 0 ? title : title[..cut] + "<br>" + title[(cut + 1)..];
+        int step = 1, k = 0;
+        while (count / step > 10)
+            step = k++ % 3 == 1 ? step / 2 * 5 : step * 2;
+        var axis = new Plotly.NET.LayoutObjects.LinearAxis(); // a DynamicObj: set just these properties
+        var axisTitle = new Plotly.NET.Title();
+        axisTitle.SetProperty("text", title);
+        axis.SetProperty("title", axisTitle);
+        axis.SetProperty("tickmode", "linear");
+        axis.SetProperty("tick0", step == 1 ? 1 : 0);
+        axis.SetProperty("dtick", step);
+        return Plotly.NET.Chart.withXAxis(axis, null).Invoke(chart);
     }
 
     /// <summary>An image without tick labels and grid lines: pixel coordinates say nothing to a reader.</summary>

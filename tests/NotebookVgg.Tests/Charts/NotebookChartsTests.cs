@@ -90,10 +90,47 @@ public class NotebookChartsTests
         var twoLines = RenderOffline(NotebookCharts.ImageGrid(images, ["cat<br>taken for truck", "dog<br>taken for cat"], 2, title));
 
         int Top(System.Text.Json.JsonElement f) => f.GetProperty("layout").GetProperty("margin").GetProperty("t").GetInt32();
+        int titleLines = Title(twoLines).Split("<br>").Length;
+        Assert.True(titleLines >= 2, Title(twoLines));
         Assert.Equal(52 + 24 + 16, Top(oneLine));
-        Assert.Equal(52 + 24 * 2 + 16 * 2, Top(twoLines));
+        Assert.Equal(52 + 24 * titleLines + 16 * 2, Top(twoLines));
         Assert.Equal(Top(twoLines) - Top(oneLine), twoLines.GetProperty("layout").GetProperty("height").GetInt32()
             - oneLine.GetProperty("layout").GetProperty("height").GetInt32());
+    }
+
+    [Fact]
+    public void Titles_FitTheChartsWidth_WithTheRunLabelOnALineOfItsOwn()
+    {
+        // Issue 22 review: 05's gallery and Grad-CAM titles and 04's fine-tune title ran past the right edge.
+        const string label = "(CIFAR-10 sample, weights from vgg19-rescaled.pth (not torchvision's ImageNet file), cpu tiny)";
+        string title = "Fine-tuning from the trained head: training loss per step " + label;
+        var figure = RenderOffline(NotebookCharts.Lines(title, "step", "loss", [("a", [2.0, 1.0])]));
+
+        var lines = Title(figure).Split("<br>");
+        int width = figure.GetProperty("layout").GetProperty("width").GetInt32();
+        Assert.All(lines, l => Assert.True(l.Length <= (width - 60) / 9, $"'{l}': {l.Length} characters in a chart {width} pixels wide"));
+        Assert.Equal("Fine-tuning from the trained head: training loss per step", lines[0]);
+        Assert.StartsWith("(CIFAR-10 sample", lines[1], StringComparison.Ordinal);
+        Assert.Equal(title, string.Join(" ", lines));
+        var titleJson = figure.GetProperty("layout").GetProperty("title");
+        Assert.Equal("top", titleJson.GetProperty("yanchor").GetString()); // grows downwards, into a margin sized for it
+        Assert.Equal(52 + 24 * lines.Length, figure.GetProperty("layout").GetProperty("margin").GetProperty("t").GetInt32());
+        Assert.Equal(["Short title"], ChartTitles.Lines("Short title", 40));
+    }
+
+    [Fact]
+    public void CountAxes_TickWholeNumbersOnly()
+    {
+        // Issue 22 review: two epochs were ticked at 1, 1.5, 2.
+        var two = RenderOffline(NotebookCharts.Lines("t", "step", "loss", [("a", [2.0, 1.0])])).GetProperty("layout").GetProperty("xaxis");
+        Assert.Equal(1, two.GetProperty("dtick").GetInt32());
+        Assert.Equal("step", two.GetProperty("title").GetProperty("text").GetString());
+        var many = RenderOffline(NotebookCharts.Lines("t", "step", "loss", [("a", [.. Enumerable.Range(1, 240).Select(i => 1.0 / i)])]));
+        Assert.Equal(50, many.GetProperty("layout").GetProperty("xaxis").GetProperty("dtick").GetInt32());
+        var history = new TrainingHistory("data", [new EpochRecord(1, 2.0, 0.3, 1.8, 0.35, 1e-3, 1.5), new EpochRecord(2, 1.2, 0.6, 1.1, 0.62, 1e-3, 1.4)]);
+        var layout = RenderOffline(NotebookCharts.TrainingHistory(history)).GetProperty("layout");
+        Assert.Equal(1, layout.GetProperty("xaxis").GetProperty("dtick").GetInt32());
+        Assert.Equal(1, layout.GetProperty("xaxis2").GetProperty("dtick").GetInt32());
     }
 
     [Fact]
