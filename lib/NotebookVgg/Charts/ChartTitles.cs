@@ -12,6 +12,9 @@ internal static class ChartTitles
     /// <summary>The height of one line of Plotly's 17-pixel title font.</summary>
     internal const int LineHeight = 24;
 
+    /// <summary>Pixels above a title's first line: enough for Plotly's tool bar, which sits in the top right corner over a long first line.</summary>
+    internal const int TitleTop = 40;
+
     /// <summary>Characters of the title font a chart <paramref name="widthPixels"/> wide holds on one line (about 9 pixels each).</summary>
     internal static int CharsPerLine(int widthPixels) => Math.Max(30, (widthPixels - 60) / 9);
 
@@ -81,7 +84,7 @@ internal static class ChartTitles
     }
 
     /// <summary>
-    /// <paramref name="chart"/> with <paramref name="text"/> as its title, anchored 16 pixels below the figure's top edge
+    /// <paramref name="chart"/> with <paramref name="text"/> as its title, anchored <see cref="TitleTop"/> pixels below the figure's top edge
     /// and growing downwards (Plotly centres a title in the margin by default, so a title of several lines ran into the
     /// panels), and a top margin of <paramref name="top"/> pixels.
     /// </summary>
@@ -92,7 +95,7 @@ internal static class ChartTitles
         title.SetProperty("yref", "container");
         title.SetProperty("yanchor", "top");
         title.SetProperty("y", 1.0);
-        title.SetProperty("pad", new Dictionary<string, int> { ["t"] = 16 });
+        title.SetProperty("pad", new Dictionary<string, int> { ["t"] = TitleTop });
         var margin = new Plotly.NET.LayoutObjects.Margin();
         margin.SetProperty("t", top);
         var layout = new Layout();
@@ -108,7 +111,7 @@ internal static class ChartTitles
     internal static GenericChart Titled(GenericChart chart, string title, int width, out int top, int extraTop = 0)
     {
         var lines = Lines(title, CharsPerLine(width));
-        top = 52 + LineHeight * lines.Count + extraTop;
+        top = 36 + TitleTop + LineHeight * lines.Count + extraTop;
         return Pinned(chart, string.Join("<br>", lines), top);
     }
 }

@@ -153,7 +153,7 @@ public static class FeatureCharts
     {
         var lines = ChartTitles.Lines(title, ChartTitles.CharsPerLine(width));
         string text = string.Join("<br>", lines);
-        int top = 56 + ChartTitles.LineHeight * lines.Count; // the panels' own titles sit in the lowest 24 pixels of the margin
+        int top = 40 + ChartTitles.TitleTop + ChartTitles.LineHeight * lines.Count; // the panels' own titles sit in the lowest 24 pixels of the margin
         if (!string.IsNullOrWhiteSpace(note))
         {
             var noteLines = ChartTitles.Words(note, Math.Max(40, (width - 120) / 7));

@@ -74,7 +74,7 @@ public static class InspectionCharts
         if (!string.IsNullOrEmpty(note))
             lines.AddRange(ChartTitles.Words(note, smallChars).Select(Small));
         var chart = NotebookCharts.ImageGrid(grid, captions, 3, string.Join("<br>", lines), cellSize: cellSize);
-        int top = 60 + 22 * lines.Count, height = top + 20 + (cellSize + 40) * n;
+        int top = 44 + ChartTitles.TitleTop + 22 * lines.Count, height = top + 20 + (cellSize + 40) * n;
         var margin = new Plotly.NET.LayoutObjects.Margin();
         margin.SetProperty("t", top);
         margin.SetProperty("l", 20);

@@ -92,8 +92,8 @@ public class NotebookChartsTests
         int Top(System.Text.Json.JsonElement f) => f.GetProperty("layout").GetProperty("margin").GetProperty("t").GetInt32();
         int titleLines = Title(twoLines).Split("<br>").Length;
         Assert.True(titleLines >= 2, Title(twoLines));
-        Assert.Equal(52 + 24 + 16, Top(oneLine));
-        Assert.Equal(52 + 24 * titleLines + 16 * 2, Top(twoLines));
+        Assert.Equal(76 + 24 + 16, Top(oneLine)); // 40 pixels above the title (the tool bar's), 36 below it
+        Assert.Equal(76 + 24 * titleLines + 16 * 2, Top(twoLines));
         Assert.Equal(Top(twoLines) - Top(oneLine), twoLines.GetProperty("layout").GetProperty("height").GetInt32()
             - oneLine.GetProperty("layout").GetProperty("height").GetInt32());
     }
@@ -114,7 +114,7 @@ public class NotebookChartsTests
         Assert.Equal(title, string.Join(" ", lines));
         var titleJson = figure.GetProperty("layout").GetProperty("title");
         Assert.Equal("top", titleJson.GetProperty("yanchor").GetString()); // grows downwards, into a margin sized for it
-        Assert.Equal(52 + 24 * lines.Length, figure.GetProperty("layout").GetProperty("margin").GetProperty("t").GetInt32());
+        Assert.Equal(76 + 24 * lines.Length, figure.GetProperty("layout").GetProperty("margin").GetProperty("t").GetInt32());
         Assert.Equal(["Short title"], ChartTitles.Lines("Short title", 40));
     }
 
