@@ -34,6 +34,8 @@ internal static partial class HtmlReport
         .output pre.error { background: #ffebe9; border-color: #ff8182; color: #82071e; }
         .output img { max-width: 100%; }
         .output table { border-collapse: collapse; } .output th, .output td { border: 1px solid #d0d7de; padding: .15em .5em; }
+        .output td pre { border: 0; padding: 0; background: none; font: inherit; } /* a DataFrame's numbers: plain text, not boxes */
+        .output table:has(> thead > tr > th:first-child > i) tr > :first-child { display: none; } /* a DataFrame's row numbers */
         .not-run { opacity: .55; }
         .error-banner { color: #cf222e; font-size: 1.3em; font-weight: 600; margin: 1em 0; }
         """;
