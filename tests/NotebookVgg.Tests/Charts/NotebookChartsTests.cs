@@ -54,6 +54,30 @@ public class NotebookChartsTests
     }
 
     [Fact]
+    public void Lines_OnALogAxisSpanningManyDecades_TickOnlyAtPowersOfTen_WithTheLegendBelow()
+    {
+        // Notebook 2's loss ran from 1E+02 to 1E-08: a label at 1, 2 and 5 of every decade piled the labels on each other.
+        var figure = RenderOffline(NotebookCharts.Lines("training loss", "step", "cross-entropy (log)",
+            [("logits", [80.0, 1.0, 3e-9]), ("softmax", [2.3, 1.7, 1.5])], logY: true));
+
+        var y = figure.GetProperty("layout").GetProperty("yaxis");
+        Assert.Equal(["10<sup>\u2212" + "9</sup>", "10<sup>\u2212" + "7</sup>", "10<sup>\u2212" + "5</sup>", "10<sup>\u2212" + "3</sup>", "10<sup>\u2212" + "1</sup>", "10"],
+            y.GetProperty("ticktext").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal([-9.0, -7, -5, -3, -1, 1], y.GetProperty("tickvals").EnumerateArray().Select(t => Math.Round(Math.Log10(t.GetDouble()), 9)));
+        var legend = figure.GetProperty("layout").GetProperty("legend");
+        Assert.Equal("h", legend.GetProperty("orientation").GetString());
+        Assert.True(legend.GetProperty("y").GetDouble() < 0, "the legend sits below the plot");
+    }
+
+    [Theory]
+    [InlineData(1e-3, "10<sup>\u22123</sup>")]
+    [InlineData(1.0, "1")]
+    [InlineData(10.0, "10")]
+    [InlineData(1e4, "10<sup>4</sup>")]
+    public void PowerOfTen_WritesTheExponentAsASuperscript(double tick, string text) =>
+        Assert.Equal(text, NotebookCharts.PowerOfTen(tick));
+
+    [Fact]
     public void ConfusionMatrix_CarriesTheCounts_FirstClassOnTop()
     {
         var result = new EvaluationResult("CIFAR-10 sample", ["cat", "dog"], 10, 0.5, 0.7, 1.0,
