@@ -22,7 +22,8 @@ public static class FeatureCharts
     /// <summary>
     /// The first layer's filters (<see cref="FeatureMaps.FirstLayerFilters"/>: C×3×h×w in [0, 1]) as one mosaic image,
     /// <paramref name="columns"/> filters a row, each pixel of each filter drawn as a <paramref name="scale"/>×<paramref name="scale"/>
-    /// block (no smoothing: a 3×3 filter stays nine squares), with a grey gap between filters.
+    /// block (no smoothing: a 3×3 filter stays nine squares), with a white gap between filters (a grey one blended into
+    /// the filters' own mid-grey pixels: one filter could not be told from the next).
     /// </summary>
     public static GenericChart FilterMosaic(Tensor filters, string title, int columns = 8, int scale = 16, string? note = null)
     {
@@ -32,10 +33,10 @@ public static class FeatureCharts
         if (filters.dim() != 4 || filters.shape[1] is not (1 or 3) || filters.shape[0] == 0)
             throw new ArgumentException($"filters of shape [{string.Join(", ", filters.shape)}]: expected C×3×h×w");
         using var scope = NewDisposeScope();
-        const int gap = 4;
+        const int gap = 10;
         long n = filters.shape[0], c = filters.shape[1], h = filters.shape[2] * scale, w = filters.shape[3] * scale;
         int rows = (int)((n + columns - 1) / columns);
-        var mosaic = full([c, rows * (h + gap) + gap, columns * (w + gap) + gap], 0.5f);
+        var mosaic = full([c, rows * (h + gap) + gap, columns * (w + gap) + gap], 1f);
         var big = filters.to(CPU).to_type(ScalarType.Float32).repeat_interleave(scale, 2).repeat_interleave(scale, 3);
         for (int i = 0; i < n; i++)
         {
