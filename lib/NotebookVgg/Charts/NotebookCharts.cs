@@ -163,18 +163,29 @@ public static class NotebookCharts
         };
     }
 
-    /// <summary>1, 2 and 5 times each power of ten from just below <paramref name="min"/> to just above <paramref name="max"/>.</summary>
+    /// <summary>
+    /// 1, 2 and 5 times each power of ten from just below <paramref name="min"/> to just above <paramref name="max"/>; finer
+    /// steps (1, 1.5, 2, 3, 5, 7, then 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8) where fewer than three of those fall between the
+    /// two (a loss from 1.3 to 2.5 had the single tick "2").
+    /// </summary>
     internal static double[] LogTicks(double min, double max)
     {
+        double[][] steps = [[1, 2, 5], [1, 1.5, 2, 3, 5, 7], [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8]];
         var ticks = new List<double>();
-        for (int e = (int)Math.Floor(Math.Log10(min)); e <= (int)Math.Ceiling(Math.Log10(max)); e++)
+        foreach (double[] mantissas in steps)
         {
-            foreach (double m in new[] { 1.0, 2.0, 5.0 })
+            ticks.Clear();
+            for (int e = (int)Math.Floor(Math.Log10(min)); e <= (int)Math.Ceiling(Math.Log10(max)); e++)
             {
-                double t = m * Math.Pow(10, e);
-                if (t >= min / 2.5 && t <= max * 2.5)
-                    ticks.Add(t);
+                foreach (double m in mantissas)
+                {
+                    double t = m * Math.Pow(10, e);
+                    if (t >= min / 2.5 && t <= max * 2.5)
+                        ticks.Add(t);
+                }
             }
+            if (ticks.Count(t => t >= min && t <= max) >= 3)
+                break;
         }
         return [.. ticks];
     }

@@ -69,6 +69,15 @@ public class NotebookChartsTests
         Assert.True(legend.GetProperty("y").GetDouble() < 0, "the legend sits below the plot");
     }
 
+    [Fact]
+    public void LogTicks_WithinADecade_TakeFinerSteps_SoThatThreeFallInside()
+    {
+        // Notebook 2's smoke loss ran from 1.3 to 2.5: 1, 2 and 5 left the single tick "2" inside it.
+        double[] ticks = NotebookCharts.LogTicks(1.3, 2.5);
+        Assert.Equal([1.5, 2, 2.5], ticks.Where(t => t >= 1.3 && t <= 2.5).Select(t => Math.Round(t, 9)));
+        Assert.Equal([0.01, 0.02, 0.05, 0.1], NotebookCharts.LogTicks(0.01, 0.1).Select(t => Math.Round(t, 9)).Where(t => t >= 0.01 && t <= 0.1));
+    }
+
     [Theory]
     [InlineData(1e-3, "10<sup>\u22123</sup>")]
     [InlineData(1.0, "1")]
