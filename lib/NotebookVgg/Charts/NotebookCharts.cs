@@ -119,10 +119,8 @@ public static class NotebookCharts
             // Plotly labels a log axis spanning under two decades with bare leading digits ("4, 3, 2, 0.01, 9, 8"):
             // name every tick in full instead, at 1, 2 and 5 times a power of ten. Over more decades those labels
             // pile onto each other (notebook 2's loss ran from 1E+02 to 1E-08): tick only at powers of ten, as 10ⁿ.
-            double[] ticks = LogTicks(positive.Min(), positive.Max());
-            bool decades = ticks.Length > 8;
-            if (decades)
-                ticks = DecadeTicks(positive.Min(), positive.Max());
+            bool decades = Math.Log10(positive.Max() / positive.Min()) >= 2;
+            double[] ticks = decades ? DecadeTicks(positive.Min(), positive.Max()) : LogTicks(positive.Min(), positive.Max());
             var axis = new Plotly.NET.LayoutObjects.LinearAxis();
             axis.SetProperty("type", "log");
             var axisTitle = new Plotly.NET.Title();

@@ -78,6 +78,18 @@ public class NotebookChartsTests
         Assert.Equal([0.01, 0.02, 0.05, 0.1], NotebookCharts.LogTicks(0.01, 0.1).Select(t => Math.Round(t, 9)).Where(t => t >= 0.01 && t <= 0.1));
     }
 
+    [Fact]
+    public void Lines_OnALogAxisWithinADecade_LabelTicksInsideTheData()
+    {
+        // Notebook 2's smoke loss, 1.3 to 2.5: the finer steps must not switch the axis to decades (1 and 10, both outside).
+        var figure = RenderOffline(NotebookCharts.Lines("training loss", "step", "cross-entropy (log)",
+            [("logits", [2.5, 1.9, 1.3]), ("softmax", [2.4, 2.3, 2.2])], logY: true));
+        var text = figure.GetProperty("layout").GetProperty("yaxis").GetProperty("ticktext").EnumerateArray().Select(t => t.GetString()).ToList();
+        Assert.Contains("1.5", text);
+        Assert.Contains("2", text);
+        Assert.Contains("2.5", text);
+    }
+
     [Theory]
     [InlineData(1e-3, "10<sup>\u22123</sup>")]
     [InlineData(1.0, "1")]
