@@ -6,15 +6,15 @@ namespace NotebookVgg.Tests.Notebooks;
 
 /// <summary>Notebook 3's cost table: its columns agree with each other and with the architecture's multiply-adds.</summary>
 [Collection(GlobalRandomState.Name)] // times a forward pass: runs alone
-public class DemosTests
+public class InputSizeCostTests
 {
     [Fact]
-    public void InputSizeCost_GivesMacsFromTheArchitecture_AndRatesFromTheMeasuredSeconds()
+    public void Measure_GivesMacsFromTheArchitecture_AndRatesFromTheMeasuredSeconds()
     {
         using var model = Vgg.Create("vgg11");
         int[] sizes = [64, 128]; // large enough that a batch takes milliseconds, not a rounded 0
 
-        var cost = Demos.InputSizeCost(model, sizes, batch: 2, repeats: 3);
+        var cost = InputSizeCost.Measure(model, sizes, batch: 2, repeats: 3);
 
         Assert.Equal(["input size", "GMACs per image", "× the work of 64", "seconds per batch of 2 (median of 3)", "spread (fastest–slowest)",
             "× the time of 64", "images per second", "GMACs per second"], cost.Columns.Select(c => c.Name));
