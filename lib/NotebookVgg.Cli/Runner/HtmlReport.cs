@@ -16,7 +16,15 @@ internal static partial class HtmlReport
 {
     // Raw HTML in markdown is shown as text, not run: a shared report of an untrusted notebook must run no script
     // (JupyterLab sanitizes markdown for the same reason). Links and images keep only safe URL schemes (see SafeUrls).
-    private static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().DisableHtml().Build();
+    internal static readonly MarkdownPipeline Markdown = BuildMarkdown();
+
+    private static MarkdownPipeline BuildMarkdown()
+    {
+        var builder = new MarkdownPipelineBuilder().UseAdvancedExtensions().DisableHtml();
+        // Jupyter and VS Code render CommonMark lists: there "- A. Krizhevsky, …" is an author, not a lettered sub-list.
+        builder.Extensions.TryRemove<Markdig.Extensions.ListExtras.ListExtraExtension>();
+        return builder.Build();
+    }
 
     private const string Style = """
         body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto; max-width: 1100px; padding: 1.5em; color: #1f2328; }

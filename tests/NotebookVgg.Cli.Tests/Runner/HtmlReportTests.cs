@@ -188,4 +188,14 @@ public class HtmlReportTests(ChartReportFixture chart) : IClassFixture<ChartRepo
         Assert.Equal(1000, image.Width);
         return new Pixels(image);
     }
+
+    [Fact]
+    public void Markdown_ReadsAnAuthorsInitialAsText_AsJupyterDoes_NotAsALetteredList()
+    {
+        string html = Markdig.Markdown.ToHtml("- A. Krizhevsky, I. Sutskever, *ImageNet Classification*, 2012.\n", HtmlReport.Markdown);
+
+        Assert.Contains("<li>A. Krizhevsky, I. Sutskever", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("type=\"A\"", html, StringComparison.Ordinal);
+        Assert.Contains("<em>ImageNet Classification</em>", html, StringComparison.Ordinal); // the rest still renders
+    }
 }
