@@ -230,9 +230,6 @@ public static class NotebookCharts
     /// <summary>A chart's title, wrapped to the chart's <paramref name="width"/> so that it is not cut off at the right edge.</summary>
     private static GenericChart Titled(GenericChart chart, string title, int width) => ChartTitles.Titled(chart, title, width, out _);
 
-    /// <summary>The title's lines for a chart <paramref name="width"/> pixels wide, joined by "&lt;br&gt;".</summary>
-    internal static string Wrap(string title, int width = 800) => string.Join("<br>", ChartTitles.Lines(title, ChartTitles.CharsPerLine(width)));
-
     /// <summary>
     /// An x axis of whole counts 1..<paramref name="count"/> (epochs, steps), ticked at whole numbers only: Plotly's own ticks
     /// read "1, 1.5, 2" for two epochs. At most about ten ticks: every 1, 2, 5, 10, 20, … .

@@ -89,6 +89,18 @@ public sealed record ExtractionProgress(string Split, int Done, int Total, doubl
 /// </summary>
 internal static class FeatureCache
 {
+    private const string FileExtension = ".safetensors";
+
+    /// <summary>A cache file's path with its 64-digit key cut to 12 digits, for a log line: the key is for the cache, not for the reader.</summary>
+    internal static string Readable(string? path)
+    {
+        if (path is null)
+            return "not cached";
+        int dash = path.LastIndexOf('-');
+        bool keyed = dash >= 0 && path.EndsWith(FileExtension, StringComparison.Ordinal) && path.Length - dash - 1 - FileExtension.Length == 64;
+        return keyed ? path[..(dash + 13)] + "…" + FileExtension : path;
+    }
+
     /// <summary>
     /// The features of <paramref name="split"/> by <paramref name="backbone"/> (<paramref name="network"/> is the network it
     /// built): read from <paramref name="cacheDirectory"/> (or from its stand-in in the user cache folder,
@@ -112,7 +124,7 @@ internal static class FeatureCache
         ArgumentNullException.ThrowIfNull(split);
         string key = KeyFor(split, backbone);
         // The full key is the file name: a file found under it holds exactly these features.
-        string fileName = $"{split.Name}-{key}.safetensors";
+        string fileName = $"{split.Name}-{key}{FileExtension}";
         if (Find(cacheDirectory, fileName) is { } found)
             return Read(found, split, key);
 

@@ -148,18 +148,7 @@ public sealed class TrainedModel : nn.Module<Tensor, Tensor>, ILocatesNonFiniteO
             return TestEvaluation.OnImages(this, split, prepare: null, batchSize, ClassNames, dataName);
         using var features = FeatureCache.GetOrCompute(Backbone, _vgg, split, featureCache, log: log);
         log?.Invoke($"test features: {(features.FromCache ? "read from the cache" : "computed")} in {Backbone.Lower(Backbone.Precision)}, " +
-            $"as the head was trained on ({Readable(features.Path)})");
+            $"as the head was trained on ({FeatureCache.Readable(features.Path)})");
         return TestEvaluation.OnFeatures(_head, features, ClassNames, dataName);
-    }
-
-    /// <summary>A cache file's path with its 64-digit key cut to 12 digits: the key is for the cache, not for the reader.</summary>
-    internal static string Readable(string? path)
-    {
-        if (path is null)
-            return "not cached";
-        const string extension = ".safetensors";
-        int dash = path.LastIndexOf('-');
-        bool keyed = dash >= 0 && path.EndsWith(extension, StringComparison.Ordinal) && path.Length - dash - 1 - extension.Length == 64;
-        return keyed ? path[..(dash + 13)] + "…" + extension : path;
     }
 }
