@@ -81,7 +81,7 @@ internal static class Cifar10Archive
                 }
                 throw new IOException($"{target}: already exists (another process wrote it meanwhile); remove it to extract {archive} again");
             }
-            await SafeTarExtraction.ExtractAsync(archive, temporary, ct);
+            await SafeTarExtraction.ExtractAsync(archive, temporary, ct, reportAs: target);
             string extracted = Path.Combine(temporary, Cifar10.FolderName);
             var folder = new DirectoryInfo(extracted);
             if (!folder.Exists || folder.LinkTarget is not null)

@@ -17,12 +17,14 @@ internal static class SafeTarExtraction
     /// which must not exist yet (it is created). Rejected, naming the archive and the entry: absolute paths,
     /// paths with a ".." segment, links whose target is absolute or contains "..", and entry types other than
     /// files, folders and links. Link targets with ".." are refused even when they would stay inside: whether
-    /// they do depends on other links, and data archives need none.
+    /// they do depends on other links, and data archives need none. A full disk or read-only folder is reported for
+    /// <paramref name="reportAs"/> where given: the folder the user named, when <paramref name="destination"/> is a temporary one.
     /// </summary>
     /// <exception cref="InvalidDataException">A hostile or unreadable entry, or not a gzip-compressed tar file.</exception>
-    public static async Task ExtractAsync(string archive, string destination, CancellationToken cancellationToken = default)
+    public static async Task ExtractAsync(string archive, string destination, CancellationToken cancellationToken = default, string? reportAs = null)
     {
         string root = Path.GetFullPath(destination);
+        string named = reportAs ?? root;
         if (Directory.Exists(root) || File.Exists(root))
             throw new IOException($"{root}: already exists; extraction needs a new folder");
 
@@ -45,12 +47,12 @@ internal static class SafeTarExtraction
         }
         catch (Exception ex) when (IO.WriteFailure.IsWriteError(ex))
         {
-            throw IO.WriteFailure.Explain(ex, root, What, bytes, "extract into a writable folder; nothing was changed");
+            throw IO.WriteFailure.Explain(ex, named, What, bytes, "extract into a writable folder; nothing was changed");
         }
         if (IO.WriteFailure.FreeBytes(root) is { } free && free < bytes)
         {
             Directory.Delete(root);
-            throw IO.WriteFailure.NotEnoughSpace(root, What, bytes, free, advice);
+            throw IO.WriteFailure.NotEnoughSpace(named, What, bytes, free, advice);
         }
         try
         {
@@ -63,7 +65,7 @@ internal static class SafeTarExtraction
         {
             Directory.Delete(root, recursive: true); // nothing half-extracted stays behind
             if (IO.WriteFailure.Classify(ex) is IO.WriteProblem.DiskFull or IO.WriteProblem.ReadOnly or IO.WriteProblem.PermissionDenied)
-                throw IO.WriteFailure.Explain(ex, root, What, bytes, advice);
+                throw IO.WriteFailure.Explain(ex, named, What, bytes, advice);
             if (ex is InvalidDataException && ex.Message.StartsWith(archive + ":", StringComparison.Ordinal))
                 throw;
             if (ex is InvalidDataException or EndOfStreamException)

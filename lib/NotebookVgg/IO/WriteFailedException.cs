@@ -59,6 +59,11 @@ internal static class WriteFailure
     private const int WindowsDiskFull = unchecked((int)0x80070070), WindowsHandleDiskFull = unchecked((int)0x80070027);
     private const int WindowsSharingViolation = unchecked((int)0x80070020), WindowsLockViolation = unchecked((int)0x80070021);
 
+    // A file opened with a preallocation size (System.Formats.Tar extracts every entry so) that does not fit fails with .NET's
+    // generic I/O HResult and no errno, only this text (SR.IO_DiskFull_Path_AllocationSize; .NET ships no translations of it).
+    private const int CorEIo = unchecked((int)0x80131620);
+    private const string PreallocationDiskFull = "because the disk was full";
+
     /// <summary>What <paramref name="error"/> says happened, or null when it is no write problem this class knows.</summary>
     public static WriteProblem? Classify(Exception error) => error switch
     {
@@ -66,6 +71,7 @@ internal static class WriteFailure
         UnauthorizedAccessException => WriteProblem.PermissionDenied,
         IOException { HResult: Enospc or Edquot or WindowsDiskFull or WindowsHandleDiskFull } => WriteProblem.DiskFull,
         IOException { HResult: EdquotMac } when OperatingSystem.IsMacOS() => WriteProblem.DiskFull,
+        IOException { HResult: CorEIo } e when e.Message.Contains(PreallocationDiskFull, StringComparison.Ordinal) => WriteProblem.DiskFull,
         IOException { HResult: Erofs } => WriteProblem.ReadOnly,
         IOException { HResult: Ewouldblock or WindowsSharingViolation or WindowsLockViolation } => WriteProblem.InUse,
         IOException { HResult: EwouldblockMac } when OperatingSystem.IsMacOS() => WriteProblem.InUse,

@@ -38,6 +38,32 @@ public sealed class DataWriteFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task ADiskThatFillsMidExtraction_LeavesNoTemporaryFolder_AndSaysSoInOneLine_NamingTheDataFolder()
+    {
+        // 200 one-byte files add up to 200 bytes, which the size check lets through, but each takes a 4 kB page on tmpfs: the
+        // 64 kB disk fills after a few of them, as a real disk fills when another writer takes its space mid-way.
+        string src = _dir.Combine("many", Cifar10.FolderName);
+        Directory.CreateDirectory(src);
+        File.Copy(Path.Combine(DataTestFiles.SmallSet(_dir.Combine("meta"), train: 5, test: 1), Cifar10.MetaFileName), Path.Combine(src, Cifar10.MetaFileName));
+        for (int i = 0; i < 200; i++)
+            File.WriteAllBytes(Path.Combine(src, $"part-{i:D3}"), [(byte)i]);
+        string archive = _dir.Combine("many.tar.gz");
+        DataTestFiles.PackTarGz(src, archive);
+        using var disk = FaultyFolder.FullDisk(64 * 1024);
+        string data = disk.Combine("data");
+
+        var ex = await Assert.ThrowsAsync<WriteFailedException>(() => Cifar10.ExtractAsync(archive, data));
+
+        Assert.Equal(WriteProblem.DiskFull, ex.Problem);
+        Assert.DoesNotContain('\n', ex.Message);
+        string target = Path.Combine(data, Cifar10.FolderName);
+        Assert.Equal(target, ex.Path); // the folder the user asked for, not the temporary one
+        Assert.StartsWith($"{target}: cannot write the extracted archive: the disk is full: ", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith("; nothing was left behind", ex.Message, StringComparison.Ordinal);
+        Assert.Empty(disk.Entries()); // no .extract-* folder, no lock file, no data folder it created
+    }
+
+    [Fact]
     public async Task ExtractingIntoAReadOnlyFolder_SaysSo_AndAReadOnlyFolderWithTheData_IsFine()
     {
         using var empty = FaultyFolder.ReadOnly();

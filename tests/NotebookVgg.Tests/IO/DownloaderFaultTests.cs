@@ -34,6 +34,25 @@ public sealed class DownloaderFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task ADiskThatFillsMidTransfer_DeletesThePartialFile_AndSaysNothingWasKept()
+    {
+        using var disk = FaultyFolder.FullDisk(1024 * 1024);
+        _server.Chunked("f.bin", _body); // no Content-Length: nothing to check before the body, so the disk fills mid-way
+        using var downloader = new Downloader();
+        string target = disk.Combine("weights", "f.bin");
+
+        var ex = await Assert.ThrowsAsync<WriteFailedException>(() => downloader.EnsureFileAsync(_server.Url("f.bin"), target, [Sha]));
+
+        Assert.Equal(WriteProblem.DiskFull, ex.Problem);
+        Assert.Equal(target, ex.Path);
+        Assert.DoesNotContain('\n', ex.Message);
+        Assert.StartsWith($"{target}: cannot write the download: the disk is full: ", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith("; free space there (or download into another folder); nothing was kept", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1, _server.Requests["/f.bin"]);
+        Assert.Empty(disk.Entries()); // the partial file gave its space back; no lock file, no folder it created
+    }
+
+    [Fact]
     public async Task ADownloadIntoAReadOnlyFolder_SaysSo_WithoutAskingTheServer()
     {
         using var folder = FaultyFolder.ReadOnly();

@@ -75,6 +75,24 @@ public sealed class FaultyFolder : IDisposable
         return new FaultyFolder(mountPoint, source);
     }
 
+    /// <summary>
+    /// Fills the folder's file system to the last page with <c>FILLER</c> (an empty file or folder still fits: they take no pages on
+    /// tmpfs), so that the next write of any byte fails with ENOSPC, even of a file too small for a size check to refuse.
+    /// </summary>
+    public void Fill()
+    {
+        using var filler = new FileStream(Combine("FILLER"), FileMode.Create, FileAccess.Write, FileShare.None, 1);
+        byte[] page = new byte[4096];
+        try
+        {
+            while (true)
+                filler.Write(page);
+        }
+        catch (IOException) when (FreeBytes < page.Length)
+        {
+        }
+    }
+
     /// <summary>Free bytes left on the folder's file system.</summary>
     public long FreeBytes => new DriveInfo(_mountPoint).AvailableFreeSpace;
 

@@ -52,6 +52,15 @@ public sealed class LocalHttpServer : IDisposable
         ctx.Response.Close();
     };
 
+    /// <summary>Serves <paramref name="body"/> chunked, without a Content-Length: the client learns its size only at the end.</summary>
+    public void Chunked(string path, byte[] body) => _routes["/" + path.TrimStart('/')] = async ctx =>
+    {
+        ctx.Response.SendChunked = true;
+        for (int offset = 0; offset < body.Length; offset += 64 * 1024)
+            await ctx.Response.OutputStream.WriteAsync(body.AsMemory(offset, Math.Min(64 * 1024, body.Length - offset)));
+        ctx.Response.Close();
+    };
+
     /// <summary>Answers <paramref name="path"/> with a bare status code.</summary>
     public void Status(string path, int statusCode) => _routes["/" + path.TrimStart('/')] = ctx =>
     {

@@ -115,6 +115,34 @@ public sealed class FeatureCacheFaultTests : IDisposable
     }
 
     [Fact]
+    public void ThePrecisionCheck_OnAFullDisk_GoesOnWithoutCaching_SayingWhy_AndLeavesNoTemporary()
+    {
+        using var disk = FaultyFolder.FullDisk(64 * 1024);
+        Directory.CreateDirectory(disk.Combine("features"));
+        disk.Fill(); // a few hundred bytes of JSON no longer fit
+        var log = new List<string>();
+        using var batch = randn(4, 3, 32, 32);
+
+        var choice = PrecisionCheck.Choose(Precision.Auto, CPU, _model, batch, FeatureCut.Fc7, "key", disk.Combine("features"), log.Add);
+
+        Assert.Equal(["FILLER", "features"], disk.Entries());
+        if (CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable)
+        {
+            // The check ran; its result could not be stored, and the run goes on with it.
+            string line = Assert.Single(log);
+            Assert.StartsWith($"precision check: not cached, the run goes on without it: {disk.Combine("features", "precision-key.json")}: " +
+                "cannot write the precision check cache file: the disk is full: ", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("(check read from the cache)", choice.Reason, StringComparison.Ordinal);
+        }
+        else
+        {
+            // Without native bf16 there is nothing to check, so nothing is written.
+            Assert.False(choice.Bf16);
+            Assert.Empty(log);
+        }
+    }
+
+    [Fact]
     public void ThePrecisionCheck_WithAReadOnlyCacheFolder_GoesOnAndCachesInTheUserCacheFolder()
     {
         using var readOnly = FaultyFolder.ReadOnly();
