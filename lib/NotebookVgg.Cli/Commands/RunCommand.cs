@@ -217,6 +217,8 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         }
         if (interrupt.IsCancellationRequested)
             return Interrupted;
+        if (kernelLog?.Failure is { } logLost)
+            throw logLost; // the notebook ran and its executed copy is written; the log asked for is not whole
         return results.All(r => r.Succeeded) ? 0 : NvggApp.Failure;
     }
 
@@ -363,13 +365,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         thread.Start();
     }
 
-    private static StreamWriter OpenLog(string path, bool append)
-    {
-        string full = Path.GetFullPath(path);
-        // Checked before any notebook starts: a log that cannot be written fails in one line, not as a raw OS error.
-        OutputCheck.EnsureCanWrite(full, "kernel log", advice: "choose a writable --kernel-log path; nothing was run");
-        return new StreamWriter(full, append) { AutoFlush = true };
-    }
+    private static KernelLogFile OpenLog(string path, bool append) => KernelLogFile.Open(path, append);
 
     /// <summary>A name that no notebook of a folder run declares is an error (one line); names some notebooks declare are fine.</summary>
     private static void CheckEachParameterIsDeclared(IReadOnlyList<string> notebooks, IReadOnlyList<KeyValuePair<string, string>> parameters)

@@ -91,6 +91,88 @@ public sealed class EnvironmentFaultCommandTests : IDisposable
     }
 
     [Fact]
+    public void Run_WithItsKernelLogOnAFullDisk_FailsInOneLineNamingTheLog_AndTheNotebookStillRuns()
+    {
+        string notebook = TestNotebooks.CopyTo(_dir, "parameters.ipynb");
+        using var disk = FaultyFolder.FullDisk(64 * 1024);
+        disk.Fill(); // the folder check's empty probe file still fits; the log's first line does not
+        string log = disk.Combine("kernel.log");
+
+        var run = Nvgg.Run(_dir.Path, "run", notebook, "--output", _dir.Combine("out"), "--kernel-log", log);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.StartsWith($"nvgg: error: {log}: cannot write the kernel log: the disk is full: ", ErrorLine(run.Stderr), StringComparison.Ordinal);
+        Assert.EndsWith("; free space there or choose another --kernel-log path; the notebook ran on without it", ErrorLine(run.Stderr), StringComparison.Ordinal);
+        Assert.Equal("completed", (string?)TestNotebooks.CodeCell(TestNotebooks.ReadJson(_dir.Combine("out", "parameters.executed.ipynb")), 4)["metadata"]!["papermill"]!["status"]);
+        Assert.Equal(["FILLER", "kernel.log"], disk.Entries());
+        Assert.Equal(0, new FileInfo(log).Length);
+    }
+
+    [Fact]
+    public void Run_WithItsHtmlReportOnAFullDisk_FailsInOneLineNamingTheReport_AndKeepsTheExecutedCopyWhole()
+    {
+        string notebook = TestNotebooks.CopyTo(_dir, "chart.ipynb");
+        using var disk = FaultyFolder.FullDisk(256 * 1024); // the executed copy (about 20 kB) fits; the report, with plotly.js inlined (3.6 MB), does not
+
+        var run = Nvgg.Run(_dir.Path, "run", notebook, "--output", disk.Path, "--html");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.StartsWith($"nvgg: error: {disk.Combine("chart.report.html")}: cannot write the report: the disk is full: ", ErrorLine(run.Stderr), StringComparison.Ordinal);
+        Assert.Equal(["chart.executed.ipynb"], disk.Entries()); // no temporary report
+        var executed = TestNotebooks.ReadJson(disk.Combine("chart.executed.ipynb"));
+        Assert.All(TestNotebooks.Cells(executed).OfType<System.Text.Json.Nodes.JsonObject>().Where(c => (string?)c["cell_type"] == "code"),
+            cell => Assert.Equal("completed", (string?)cell["metadata"]!["papermill"]!["status"]));
+    }
+
+    [Fact]
+    public async Task TwoRunsIntoOneOutputFolder_EachWritesWholeFiles_AndNoTemporaryIsLeft()
+    {
+        string notebook = TestNotebooks.CopyTo(_dir, "parameters.ipynb");
+        string output = _dir.Combine("out");
+
+        var runs = await Task.WhenAll(
+            Task.Run(() => Nvgg.Run(_dir.Path, "run", notebook, "--output", output, "--html", "-p", "epochs", "7")),
+            Task.Run(() => Nvgg.Run(_dir.Path, "run", notebook, "--output", output, "--html", "-p", "epochs", "9")));
+
+        Assert.All(runs, run => Assert.True(run.ExitCode == 0, run.Stderr));
+        Assert.Equal(["parameters.executed.ipynb", "parameters.report.html"], Directory.GetFileSystemEntries(output).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        // Whichever run renamed its copy last: a whole notebook from one run, every cell finished, never a mix of the two.
+        var executed = TestNotebooks.ReadJson(Path.Combine(output, "parameters.executed.ipynb"));
+        string printed = TestNotebooks.Cells(executed).OfType<System.Text.Json.Nodes.JsonObject>().Where(c => (string?)c["cell_type"] == "code")
+            .Select(c => TestNotebooks.StreamText(c, "stdout")).First(t => t.StartsWith("epochs=", StringComparison.Ordinal));
+        Assert.Matches("^epochs=(7|9) ", printed);
+        string epochs = printed[7..8];
+        Assert.All(TestNotebooks.Cells(executed).OfType<System.Text.Json.Nodes.JsonObject>().Where(c => (string?)c["cell_type"] == "code" && c["metadata"]!["papermill"] is not null),
+            cell => Assert.Equal("completed", (string?)cell["metadata"]!["papermill"]!["status"]));
+        Assert.Contains($"epochs = {epochs}", TestNotebooks.Text(TestNotebooks.Cells(executed).OfType<System.Text.Json.Nodes.JsonObject>()
+            .First(c => TestNotebooks.Tags(c).Contains("injected-parameters"))["source"]), StringComparison.Ordinal);
+        string report = File.ReadAllText(Path.Combine(output, "parameters.report.html"));
+        Assert.EndsWith("</html>", report.TrimEnd(), StringComparison.Ordinal);
+        Assert.Matches("epochs=(7|9) ", report);
+    }
+
+    [Fact]
+    public void Sample_OnAFullDisk_OrInAReadOnlyFolder_FailsInOneLine_AndLeavesNoTemporary()
+    {
+        string source = _dir.Combine("source");
+        SyntheticCifar.Write(source, 600, 150, seed: 3);
+        File.Delete(Path.Combine(source, Cifar10.FolderName, Cifar10.SyntheticMarkerFileName)); // stands in for the real set
+        using var disk = FaultyFolder.FullDisk(64 * 1024); // synthetic records hardly compress: the archive is about 0.7 MB
+        using var folder = FaultyFolder.ReadOnly();
+        string full = disk.Combine("sample.tar.gz"), locked = folder.Combine("sample.tar.gz");
+
+        var onFullDisk = Nvgg.Run(_dir.Path, "data", "sample", "--data", source, "--out", full, "--train-per-class", "20", "--test-per-class", "5");
+        var intoReadOnly = Nvgg.Run(_dir.Path, "data", "sample", "--data", source, "--out", locked, "--train-per-class", "20", "--test-per-class", "5");
+
+        Assert.Equal((1, 1), (onFullDisk.ExitCode, intoReadOnly.ExitCode));
+        Assert.StartsWith($"nvgg: error: {full}: cannot write the CIFAR-10 sample archive: the disk is full: ", ErrorLine(onFullDisk.Stderr), StringComparison.Ordinal);
+        Assert.Equal($"nvgg: error: {locked}: cannot write the CIFAR-10 sample archive: {folder.Path} is on a read-only file system; " +
+            "choose a writable folder; nothing was changed", ErrorLine(intoReadOnly.Stderr));
+        Assert.Empty(disk.Entries());
+        Assert.Empty(folder.Entries());
+    }
+
+    [Fact]
     public void AnExtractionKilledMidway_LeavesNothingTheNextOneTripsOver()
     {
         string data = _dir.Combine("data");
