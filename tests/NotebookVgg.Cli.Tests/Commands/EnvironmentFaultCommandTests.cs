@@ -173,6 +173,135 @@ public sealed class EnvironmentFaultCommandTests : IDisposable
     }
 
     [Fact]
+    public void TwoExtractionProcessesIntoOneFolder_TakeTurns_TheSecondUsesTheFirstsData()
+    {
+        string data = _dir.Combine("data");
+        string target = Path.Combine(data, Cifar10.FolderName);
+        NvggChild first, second;
+        // Held here until both processes wait at the folder's lock, so that they meet there whatever their start-up times.
+        using (Cifar10Archive.BeginWriting(data, target, null, CancellationToken.None))
+        {
+            first = new NvggChild(_dir.Path, "data", "extract", RepoFiles.SampleArchive, "--data", data);
+            second = new NvggChild(_dir.Path, "data", "extract", RepoFiles.SampleArchive, "--data", data);
+            first.WaitForStderr("waiting for another process");
+            second.WaitForStderr("waiting for another process");
+        }
+        using (first)
+        using (second)
+        {
+            var one = first.WaitForExit();
+            var two = second.WaitForExit();
+
+            Assert.True(one.ExitCode == 0, one.Stderr);
+            Assert.True(two.ExitCode == 0, two.Stderr);
+            Assert.Single(new[] { one.Stderr, two.Stderr }, e => e.Contains("another process extracted CIFAR-10 sample meanwhile; using it", StringComparison.Ordinal));
+        }
+        Assert.Equal([Cifar10.FolderName], Directory.GetFileSystemEntries(data).Select(Path.GetFileName)); // no temporary, no lock file
+        using var set = Cifar10.Load(data);
+        Assert.Equal("CIFAR-10 sample", set.SourceName);
+    }
+
+    [Fact]
+    public void ADownloadKilledMidTransfer_KeepsItsPartialFile_AndTheNextRunResumesIt()
+    {
+        byte[] archive = File.ReadAllBytes(RepoFiles.SampleArchive);
+        string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(archive));
+        using var server = new LocalHttpServer();
+        var gate = new TaskCompletionSource();
+        server.Gated("cifar.tar.gz", archive, gate.Task, sent: 4 << 20);
+        string data = _dir.Combine("data");
+        string partial = Path.Combine(data, Cifar10.ArchiveFileName + ".partial");
+        string[] download = ["data", "download", "--mirror", server.Url("cifar.tar.gz").ToString(), "--sha256", sha, "--data", data];
+        try
+        {
+            using (var killed = new NvggChild(_dir.Path, download))
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                while (!(File.Exists(partial) && new FileInfo(partial).Length >= 1 << 20) && clock.Elapsed < TimeSpan.FromMinutes(1))
+                    Thread.Sleep(10);
+                killed.Kill(); // SIGKILL, mid-transfer
+            }
+            long kept = new FileInfo(partial).Length;
+            Assert.InRange(kept, 1 << 20, 4 << 20);
+            server.Serve("cifar.tar.gz", archive);
+
+            var again = Nvgg.Run(_dir.Path, download);
+
+            Assert.True(again.ExitCode == 0, again.Stderr);
+            Assert.Equal($"bytes={kept}-", server.Ranges[^1]); // resumed where the killed run stopped: the kernel freed its lock
+            Assert.Equal([Cifar10.FolderName, Cifar10.ArchiveFileName], Directory.GetFileSystemEntries(data).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            Assert.Equal(archive, File.ReadAllBytes(Path.Combine(data, Cifar10.ArchiveFileName)));
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+    }
+
+    /// <summary>nvgg in its own process, its output collected as it comes, to be waited for or killed (SIGKILL) mid-way.</summary>
+    private sealed class NvggChild : IDisposable
+    {
+        private readonly System.Diagnostics.Process _process;
+        private readonly System.Text.StringBuilder _stdout = new(), _stderr = new();
+
+        public NvggChild(string workingDirectory, params string[] args)
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+            {
+                WorkingDirectory = workingDirectory,
+                UseShellExecute = false,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            foreach (string arg in (string[])[Nvgg.DllPath, .. args])
+                start.ArgumentList.Add(arg);
+            _process = System.Diagnostics.Process.Start(start)!;
+            _process.OutputDataReceived += (_, e) => { lock (_stdout) _stdout.AppendLine(e.Data); };
+            _process.ErrorDataReceived += (_, e) => { lock (_stderr) _stderr.AppendLine(e.Data); };
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+
+        private string Stderr
+        {
+            get { lock (_stderr) return _stderr.ToString(); }
+        }
+
+        public void WaitForStderr(string text)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (!Stderr.Contains(text, StringComparison.Ordinal))
+            {
+                if (_process.HasExited || clock.Elapsed > TimeSpan.FromMinutes(1))
+                    throw new TimeoutException($"nvgg never printed '{text}' on stderr; it printed: {Stderr}");
+                Thread.Sleep(20);
+            }
+        }
+
+        public (int ExitCode, string Stdout, string Stderr) WaitForExit()
+        {
+            if (!_process.WaitForExit(TimeSpan.FromMinutes(2)))
+                throw new TimeoutException($"nvgg did not finish within 2 minutes; stderr: {Stderr}");
+            _process.WaitForExit(); // the output read to its end
+            lock (_stdout)
+                return (_process.ExitCode, _stdout.ToString(), Stderr);
+        }
+
+        public void Kill()
+        {
+            _process.Kill(); // SIGKILL, this process only
+            _process.WaitForExit();
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+                Kill();
+            _process.Dispose();
+        }
+    }
+
+    [Fact]
     public void AnExtractionKilledMidway_LeavesNothingTheNextOneTripsOver()
     {
         string data = _dir.Combine("data");

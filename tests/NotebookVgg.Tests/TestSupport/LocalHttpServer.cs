@@ -28,6 +28,9 @@ public sealed class LocalHttpServer : IDisposable
     /// <summary>How many requests were made per path (to prove a cached file caused none).</summary>
     public Dictionary<string, int> Requests { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The Range header of every request, in order (null where none was sent): to prove a download resumed.</summary>
+    public List<string?> Ranges { get; } = [];
+
     public Uri Url(string path) => new(BaseUri, path.TrimStart('/'));
 
     /// <summary>Serves <paramref name="body"/> at <paramref name="path"/>, with Range support.</summary>
@@ -88,14 +91,14 @@ public sealed class LocalHttpServer : IDisposable
         ctx.Response.Abort();
     };
 
-    /// <summary>Sends the headers and the first bytes of <paramref name="body"/>, then the rest once <paramref name="gate"/> completes.</summary>
-    public void Gated(string path, byte[] body, Task gate) => _routes["/" + path.TrimStart('/')] = async ctx =>
+    /// <summary>Sends the headers and the first <paramref name="sent"/> bytes of <paramref name="body"/>, then the rest once <paramref name="gate"/> completes.</summary>
+    public void Gated(string path, byte[] body, Task gate, int sent = 16) => _routes["/" + path.TrimStart('/')] = async ctx =>
     {
         ctx.Response.ContentLength64 = body.Length;
-        await ctx.Response.OutputStream.WriteAsync(body.AsMemory(0, Math.Min(16, body.Length)));
+        await ctx.Response.OutputStream.WriteAsync(body.AsMemory(0, Math.Min(sent, body.Length)));
         await ctx.Response.OutputStream.FlushAsync();
         await gate.WaitAsync(_stop.Token);
-        await ctx.Response.OutputStream.WriteAsync(body.AsMemory(Math.Min(16, body.Length)));
+        await ctx.Response.OutputStream.WriteAsync(body.AsMemory(Math.Min(sent, body.Length)));
         ctx.Response.Close();
     };
 
@@ -111,7 +114,10 @@ public sealed class LocalHttpServer : IDisposable
             {
                 string path = ctx.Request.Url!.AbsolutePath;
                 lock (Requests)
+                {
                     Requests[path] = Requests.GetValueOrDefault(path) + 1;
+                    Ranges.Add(ctx.Request.Headers["Range"]);
+                }
                 try
                 {
                     if (_routes.TryGetValue(path, out var handler))
