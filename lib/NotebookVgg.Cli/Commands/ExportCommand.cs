@@ -43,7 +43,7 @@ internal sealed class ExportCommand : Command<ExportCommand.Settings>
             .ToList();
         foreach (var (notebook, app, source) in apps)
         {
-            AtomicFile.WriteAllText(app, source);
+            AtomicFile.WriteAllText(app, source, "file-based app");
             AnsiConsole.MarkupLine($"{Markup.Escape(Path.GetFileName(notebook))} → {Markup.Escape(Path.GetRelativePath(Directory.GetCurrentDirectory(), app))}" +
                 $" (run: dotnet run {Markup.Escape(Path.GetRelativePath(Directory.GetCurrentDirectory(), app))})");
         }

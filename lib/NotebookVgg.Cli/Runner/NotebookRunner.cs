@@ -233,7 +233,7 @@ internal sealed class NotebookRunner(NotebookRunOptions options)
             cell.ResetExecution();
         string outputPath = OutputPathFor(state.Document.Path);
         RecordRun(state, null, null, outputPath, []);
-        AtomicFile.WriteAllText(outputPath, state.Document.ToJson());
+        AtomicFile.WriteAllText(outputPath, state.Document.ToJson(), "executed notebook");
         return outputPath;
     }
 
@@ -379,7 +379,7 @@ internal sealed class NotebookRunner(NotebookRunOptions options)
         string outputPath = OutputPathFor(document.Path);
         try
         {
-            AtomicFile.WriteAllText(outputPath, document.ToJson());
+            AtomicFile.WriteAllText(outputPath, document.ToJson(), "executed notebook");
         }
         catch (IOException)
         {

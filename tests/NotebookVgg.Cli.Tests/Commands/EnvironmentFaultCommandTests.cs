@@ -48,6 +48,54 @@ public sealed class EnvironmentFaultCommandTests : IDisposable
     }
 
     [Fact]
+    public void Bench_WithItsReportOnADiskThatFills_FailsInOneLine_AndLeavesNoTemporary()
+    {
+        using var disk = FaultyFolder.FullDisk(64 * 1024);
+        disk.Fill(); // the folder check's empty probe file still fits (the report's size is unknown before measuring); the report does not
+        string report = disk.Combine("bench.json");
+
+        var run = Nvgg.Run(_dir.Path, "bench", "--quick", "--cases", "matmul", "--output", report);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.StartsWith($"nvgg: error: {report}: cannot write the bench report: the disk is full: ", ErrorLine(run.Stderr), StringComparison.Ordinal);
+        Assert.Equal(["FILLER"], disk.Entries());
+    }
+
+    [Fact]
+    public void Export_OnAFullDisk_OrIntoAReadOnlyFolder_FailsInOneLineNamingTheApp_AndLeavesNoTemporary()
+    {
+        string notebook = TestNotebooks.CopyTo(_dir, "parameters.ipynb");
+        using var disk = FaultyFolder.FullDisk(64 * 1024);
+        disk.Fill();
+        using var folder = FaultyFolder.ReadOnly();
+
+        var full = Nvgg.Run(_dir.Path, "export", notebook, "--to", "cs", "--output", disk.Path);
+        var locked = Nvgg.Run(_dir.Path, "export", notebook, "--to", "cs", "--output", folder.Path);
+
+        Assert.Equal((1, 1), (full.ExitCode, locked.ExitCode));
+        Assert.StartsWith($"nvgg: error: {disk.Combine("parameters.cs")}: cannot write the file-based app: the disk is full: ", ErrorLine(full.Stderr), StringComparison.Ordinal);
+        Assert.Equal($"nvgg: error: {folder.Combine("parameters.cs")}: cannot write the file-based app: {folder.Path} is on a read-only file system; " +
+            "choose a writable folder; nothing was changed", ErrorLine(locked.Stderr));
+        Assert.Equal(["FILLER"], disk.Entries());
+        Assert.Empty(folder.Entries());
+    }
+
+    [Fact]
+    public void RunPrepareOnly_OnADiskThatFills_FailsInOneLineNamingTheExecutedCopy_AndLeavesNoTemporary()
+    {
+        string notebook = TestNotebooks.CopyTo(_dir, "parameters.ipynb");
+        using var disk = FaultyFolder.FullDisk(64 * 1024);
+        disk.Fill();
+
+        var run = Nvgg.Run(_dir.Path, "run", notebook, "--prepare-only", "-p", "epochs", "7", "--output", disk.Path);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.StartsWith($"nvgg: error: {disk.Combine("parameters.executed.ipynb")}: cannot write the executed notebook: the disk is full: ",
+            ErrorLine(run.Stderr), StringComparison.Ordinal);
+        Assert.Equal(["FILLER"], disk.Entries());
+    }
+
+    [Fact]
     public void Run_IntoAReadOnlyFolder_FailsBeforeAnyCell_InOneLine()
     {
         string notebook = TestNotebooks.CopyTo(_dir, "parameters.ipynb");
