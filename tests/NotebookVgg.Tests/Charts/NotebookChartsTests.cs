@@ -73,9 +73,9 @@ public class NotebookChartsTests
     public void LogTicks_WithinADecade_TakeFinerSteps_SoThatThreeFallInside()
     {
         // Notebook 2's smoke loss ran from 1.3 to 2.5: 1, 2 and 5 left the single tick "2" inside it.
-        double[] ticks = NotebookCharts.LogTicks(1.3, 2.5);
+        double[] ticks = LogAxis.LogTicks(1.3, 2.5);
         Assert.Equal([1.5, 2, 2.5], ticks.Where(t => t >= 1.3 && t <= 2.5).Select(t => Math.Round(t, 9)));
-        Assert.Equal([0.01, 0.02, 0.05, 0.1], NotebookCharts.LogTicks(0.01, 0.1).Select(t => Math.Round(t, 9)).Where(t => t >= 0.01 && t <= 0.1));
+        Assert.Equal([0.01, 0.02, 0.05, 0.1], LogAxis.LogTicks(0.01, 0.1).Select(t => Math.Round(t, 9)).Where(t => t >= 0.01 && t <= 0.1));
     }
 
     [Fact]
@@ -96,7 +96,7 @@ public class NotebookChartsTests
     [InlineData(10.0, "10")]
     [InlineData(1e4, "10<sup>4</sup>")]
     public void PowerOfTen_WritesTheExponentAsASuperscript(double tick, string text) =>
-        Assert.Equal(text, NotebookCharts.PowerOfTen(tick));
+        Assert.Equal(text, LogAxis.PowerOfTen(tick));
 
     [Fact]
     public void ConfusionMatrix_CarriesTheCounts_FirstClassOnTop()
