@@ -36,6 +36,10 @@ internal sealed class DoctorCommand : Command<DoctorCommand.Settings>
                     Console.Error.WriteLine("nvgg doctor --fix: " + line);
                 return ReportInNewProcess(settings);
             }
+            // Nothing to write because another nvgg doctor --fix wrote the copy after this process chose what to load (two at
+            // once): it takes effect in a new process here too.
+            if (NativeRuntime.Status is { FixNeeded: true, FixActive: false } && File.Exists(NativeRuntime.FixedCopy))
+                return ReportInNewProcess(settings);
         }
         // A TorchSharp that cannot load prints its whole native-load trace to the console: kept for --verbose.
         var (report, trace) = CollectQuietly();

@@ -286,6 +286,31 @@ public sealed class EnvironmentFaultCommandTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task DoctorFix_TwoAtOnceLeaveOneWholeCopy_AndAFolderThatCannotBeMade_FailsInOneLine()
+    {
+        // Debian 12's libstdc++ needs the fix (environment.md); a system that does not would write nothing, and this test fails saying so.
+        string alone = _dir.Combine("alone"), together = _dir.Combine("together");
+        using var readOnly = FaultyFolder.ReadOnly();
+        string cannotMake = readOnly.Combine("native");
+        Nvgg.Result Fix(string folder) => Nvgg.RunWith(_dir.Path, new Dictionary<string, string> { ["NOTEBOOKVGG_NATIVE"] = folder }, TimeSpan.FromMinutes(2), "doctor", "--fix");
+
+        var reference = Fix(alone);
+        var both = await Task.WhenAll(Task.Run(() => Fix(together)), Task.Run(() => Fix(together)));
+        var failed = Fix(cannotMake);
+
+        Assert.True(reference.ExitCode == 0, reference.Stderr);
+        Assert.True(File.Exists(Path.Combine(alone, "libLibTorchSharp.so")), "nvgg doctor --fix wrote no patched copy: this system may not need it\n" + reference.Stdout);
+        Assert.All(both, run => Assert.True(run.ExitCode == 0, run.Stderr));
+        Assert.Equal(["libLibTorchSharp.so"], Directory.GetFileSystemEntries(together).Select(Path.GetFileName)); // no temporary left
+        Assert.Equal(File.ReadAllBytes(Path.Combine(alone, "libLibTorchSharp.so")), File.ReadAllBytes(Path.Combine(together, "libLibTorchSharp.so")));
+        Assert.Equal(1, failed.ExitCode);
+        Assert.Equal($"nvgg: error: {Path.Combine(cannotMake, "libLibTorchSharp.so")}: cannot write the patched copy of libLibTorchSharp.so: " +
+            $"{cannotMake} is on a read-only file system; set NOTEBOOKVGG_NATIVE (or XDG_CACHE_HOME) to a writable folder and run nvgg doctor --fix again",
+            ErrorLine(failed.Stderr));
+        Assert.Empty(readOnly.Entries());
+    }
+
     /// <summary>nvgg in its own process, its output collected as it comes, to be waited for or killed (SIGKILL) mid-way.</summary>
     private sealed class NvggChild : IDisposable
     {
