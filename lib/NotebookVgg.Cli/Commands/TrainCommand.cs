@@ -48,7 +48,7 @@ internal sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         public string? Interpolation { get; init; }
 
         [CommandOption("--normalize <imagenet|none>")]
-        [Description("imagenet (default): ImageNet's mean and std; none: [0, 1] pixels only, as the tutorial's companion notebook fed its network.")]
+        [Description("imagenet (default): ImageNet's mean and std; none: [[0, 1]] pixels only, as the tutorial's companion notebook fed its network.")]
         public string? Normalize { get; init; }
 
         [CommandOption("--loss <logits|double_softmax>")]
