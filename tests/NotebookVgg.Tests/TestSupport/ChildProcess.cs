@@ -158,6 +158,9 @@ public static class ChildProgram
                 case "features":
                     Features(args[1], args[2], args[3]);
                     return 0;
+                case "precision":
+                    CheckPrecision(args[1], args[2]);
+                    return 0;
                 default:
                     Console.Error.WriteLine($"unknown mode {args[0]}");
                     return 2;
@@ -255,6 +258,19 @@ public static class ChildProgram
         using var features = FeatureCache.GetOrCompute(backbone, model, set.Test, cache, 8, progress: progress, log: m => Say("LOG " + m));
         Say($"FROMCACHE {features.FromCache}");
         Say(string.Create(CultureInfo.InvariantCulture, $"SUM {features.Features.sum().item<float>():R}"));
+    }
+
+    /// <summary>The precision check of a small random model, cached in <paramref name="cache"/>; "READY", then it waits for <paramref name="gate"/>.</summary>
+    private static void CheckPrecision(string cache, string gate)
+    {
+        random.manual_seed(11);
+        using var model = Vgg.CreateReducedWidth("vgg11", widthDivisor: 16, hiddenUnits: 64, numClasses: 10);
+        using var batch = randn(4, 3, 32, 32);
+        Say("READY");
+        for (var clock = System.Diagnostics.Stopwatch.StartNew(); !File.Exists(gate) && clock.Elapsed < TimeSpan.FromMinutes(1);)
+            Thread.Sleep(5);
+        var choice = PrecisionCheck.Choose(NotebookVgg.Runtime.Precision.Auto, CPU, model, batch, FeatureCut.Fc7, "key", cache, m => Say("LOG " + m));
+        Say($"BF16 {choice.Bf16}");
     }
 
     private sealed class Progress(Action<ExtractionProgress> report) : IProgress<ExtractionProgress>

@@ -143,6 +143,35 @@ public sealed class FeatureCacheFaultTests : IDisposable
     }
 
     [Fact]
+    public void TwoProcessesCheckingThePrecisionAtOnce_LeaveOneWholeCacheFile_AndNoTemporary()
+    {
+        string cache = _dir.Combine("precision"), gate = _dir.Combine("go-precision");
+        using var first = ChildProcess.Start("precision", cache, gate);
+        using var second = ChildProcess.Start("precision", cache, gate);
+        first.WaitFor("READY");
+        second.WaitFor("READY");
+        File.WriteAllText(gate, ""); // both measure at once: there is no lock, each renames a whole file
+
+        var one = first.WaitForExit();
+        var two = second.WaitForExit();
+
+        Assert.True((one.ExitCode, two.ExitCode) == (0, 0), one.Stderr + two.Stderr);
+        if (CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable)
+        {
+            string file = Assert.Single(Directory.GetFiles(cache)); // no temporary, no lock file
+            Assert.Equal("precision-key.json", Path.GetFileName(file));
+            var measured = System.Text.Json.JsonSerializer.Deserialize<PrecisionMeasurement>(File.ReadAllText(file));
+            Assert.Equal(4, measured!.Images);
+            Assert.DoesNotContain("LOG ", one.Stdout + two.Stdout, StringComparison.Ordinal); // neither had to skip the cache
+        }
+        else
+        {
+            Assert.False(Directory.Exists(cache)); // without native bf16 there is nothing to check, so nothing is written
+            Assert.Contains("BF16 False", one.Stdout, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void ThePrecisionCheck_WithAReadOnlyCacheFolder_GoesOnAndCachesInTheUserCacheFolder()
     {
         using var readOnly = FaultyFolder.ReadOnly();

@@ -58,6 +58,22 @@ public sealed class RunInputsFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task WeightsForAReadOnlyFolderNamedExplicitly_FailInOneLine_WithoutAskingTheServer()
+    {
+        using var folder = FaultyFolder.ReadOnly();
+        using var env = new EnvironmentVariables(("XDG_CACHE_HOME", _dir.Combine("xdg")));
+        _server.Serve("models/vgg19-test.pth", _body);
+        var entry = PretrainedWeights.Vgg19ImageNet with { Url = _server.Url("models/vgg19-test.pth"), Sha256 = Convert.ToHexStringLower(SHA256.HashData(_body)) };
+
+        var ex = await Assert.ThrowsAsync<WriteFailedException>(() => WeightsStore.EnsureAsync(entry, folder.Path));
+
+        Assert.Equal($"{folder.Combine(entry.FileName)}: cannot write the download: {folder.Path} is on a read-only file system; " +
+            "download into a writable folder, or place the file there by hand", ex.Message);
+        Assert.Empty(_server.Requests);
+        Assert.False(Directory.Exists(_dir.Combine("xdg"))); // a folder the user named is not swapped for the user cache folder
+    }
+
+    [Fact]
     public async Task WeightsForAReadOnlyDefaultFolder_GoToTheUserCacheFolder_SayingSo_AndAreFoundThereNextTime()
     {
         using var folder = FaultyFolder.ReadOnly();
