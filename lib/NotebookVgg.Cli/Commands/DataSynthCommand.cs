@@ -37,7 +37,7 @@ internal sealed class DataSynthCommand : Command<DataSynthCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        string root = SyntheticCifar.Write(settings.Out!, settings.Train, settings.Test, settings.Seed);
+        string root = SyntheticCifar.Write(settings.Out!, settings.Train, settings.Test, settings.Seed, DataCommandHelpers.Say);
         AnsiConsole.MarkupLine(
             $"Wrote {settings.Train:N0} train and {settings.Test:N0} test records of [yellow]{Cifar10.SyntheticSourceName}[/] (seed {settings.Seed}) to [bold]{Path.Combine(root, Cifar10.FolderName).EscapeMarkup()}[/]");
         return 0;

@@ -19,9 +19,9 @@ public static class SyntheticCifar
     /// Writes <paramref name="dir"/>/cifar-10-batches-bin (train records spread over the five data_batch files,
     /// test records in test_batch.bin, classes balanced and shuffled) and returns <paramref name="dir"/>'s full path.
     /// The folder is built under a temporary name and renamed into place; an existing synthetic folder is
-    /// replaced, an existing real one never is.
+    /// replaced, an existing real one never is. Two writers of one folder take turns: <paramref name="log"/> hears that one waits.
     /// </summary>
-    public static string Write(string dir, int trainCount, int testCount, int seed)
+    public static string Write(string dir, int trainCount, int testCount, int seed, Action<string>? log = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(dir);
         if (trainCount < Cifar10.TrainFileNames.Count)
@@ -34,7 +34,7 @@ public static class SyntheticCifar
             throw new IOException($"{target}: exists and is a file");
 
         // Two writers of the same folder take turns; a full disk or a read-only folder fails before a byte is written, in one line.
-        using var writing = Cifar10Archive.BeginWriting(root, target, log: null, CancellationToken.None);
+        using var writing = Cifar10Archive.BeginWriting(root, target, log, CancellationToken.None);
         if (Directory.Exists(target) && !File.Exists(Path.Combine(target, Cifar10.SyntheticMarkerFileName)))
             throw new IOException($"{target}: already exists and is not synthetic data; it is never overwritten");
         long bytes = (long)(trainCount + testCount) * Cifar10Reader.RecordBytes;

@@ -250,6 +250,34 @@ public sealed class EnvironmentFaultCommandTests : IDisposable
     }
 
     [Fact]
+    public void TwoSynthProcessesIntoOneFolder_TakeTurns_AndLeaveOneWholeSyntheticSet()
+    {
+        string data = _dir.Combine("data");
+        NvggChild first, second;
+        using (Cifar10Archive.BeginWriting(data, Path.Combine(data, Cifar10.FolderName), null, CancellationToken.None))
+        {
+            first = new NvggChild(_dir.Path, "data", "synth", "--out", data, "--train", "500", "--test", "100", "--seed", "1");
+            second = new NvggChild(_dir.Path, "data", "synth", "--out", data, "--train", "500", "--test", "100", "--seed", "2");
+            first.WaitForStderr("waiting for another process");
+            second.WaitForStderr("waiting for another process");
+        }
+        using (first)
+        using (second)
+        {
+            var one = first.WaitForExit();
+            var two = second.WaitForExit();
+
+            Assert.True(one.ExitCode == 0, one.Stderr);
+            Assert.True(two.ExitCode == 0, two.Stderr);
+        }
+        Assert.Equal([Cifar10.FolderName], Directory.GetFileSystemEntries(data).Select(Path.GetFileName)); // no .synth-* temporary, no lock file
+        using var set = Cifar10.Load(data); // the second writer's whole set, replacing the first's
+        Assert.Equal((500, 100), (set.Train.Count, set.Test.Count));
+        Assert.True(set.IsSynthetic);
+        Assert.Matches(@"\(seed (1|2), 500 train and 100 test records\)", File.ReadAllText(Path.Combine(data, Cifar10.FolderName, Cifar10.SyntheticMarkerFileName)));
+    }
+
+    [Fact]
     public void ADownloadKilledMidTransfer_KeepsItsPartialFile_AndTheNextRunResumesIt()
     {
         byte[] archive = File.ReadAllBytes(RepoFiles.SampleArchive);

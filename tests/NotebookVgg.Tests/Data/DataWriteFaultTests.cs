@@ -87,7 +87,9 @@ public sealed class DataWriteFaultTests : IDisposable
         using (var held = Cifar10Archive.BeginWriting(root, Path.Combine(root, Cifar10.FolderName), null, CancellationToken.None))
         {
             var waiting = Cifar10.ExtractAsync(_archive, root, log: log.Add);
-            await Task.Delay(700);
+            // It says it waits once it reaches the lock, after hashing the archive: a fixed 700 ms was too short on a busy machine.
+            for (var clock = System.Diagnostics.Stopwatch.StartNew(); log.Count == 0 && !waiting.IsCompleted && clock.Elapsed < TimeSpan.FromSeconds(30);)
+                await Task.Delay(20);
             Assert.False(waiting.IsCompleted); // it waits for the writer holding the folder
             Assert.StartsWith($"{Path.Combine(root, Cifar10.FolderName)}: waiting for another process (pid {Environment.ProcessId} (", Assert.Single(log), StringComparison.Ordinal);
             Directory.CreateDirectory(Path.Combine(root, ".extract-left-by-a-killed-run", Cifar10.FolderName));
