@@ -85,7 +85,8 @@ def line(pattern, what):
                 return l.strip().strip('"')
     sys.exit(f"real-weights: notebook 04's {what} line (/{pattern}/) not found in its outputs")
 knn = line(r"^\"?k = \d+ .*fc7 features", "k-NN")
-# "2 epochs of 60 images at 32×32, 8 steps of 16: test accuracy … kNN (k = 10) on the frozen fc7 features, …": from "test accuracy" on
+# The optional section's comparison, "The recipe's trained head: test accuracy … kNN (k = 10) on the frozen fc7 features,
+# …": from "test accuracy" on
 head = line(r"test accuracy .*kNN \(k = \d+\) on the frozen fc7 features", "test accuracy")
 head = head[head.index("test accuracy"):]
 t = train["test"]
