@@ -161,6 +161,10 @@ public static class ChildProgram
                 case "precision":
                     CheckPrecision(args[1], args[2]);
                     return 0;
+                case "sample-data":
+                    // What a notebook of the smoke profile does first: no CIFAR-10 in the data folder, so the sample is extracted there.
+                    Say("PATH " + RunInputs.DataAsync(args[1], MissingData.Substitute, m => Say("LOG " + m)).GetAwaiter().GetResult());
+                    return 0;
                 default:
                     Console.Error.WriteLine($"unknown mode {args[0]}");
                     return 2;

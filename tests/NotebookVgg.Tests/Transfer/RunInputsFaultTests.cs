@@ -58,6 +58,35 @@ public sealed class RunInputsFaultTests : IDisposable
     }
 
     [Fact]
+    public void TwoProcessesSubstitutingTheSample_TakeTurnsAtItsExtraction_AndBothUseTheOneCopy()
+    {
+        string data = _dir.Combine("data"), sample = Path.Combine(data, "sample");
+        ChildProcess first, second;
+        // Held here until both wait at the sample folder's lock, so that they meet there whatever their start-up times.
+        using (Cifar10Archive.BeginWriting(sample, Path.Combine(sample, Cifar10.FolderName), null, CancellationToken.None))
+        {
+            first = ChildProcess.Start("sample-data", data);
+            second = ChildProcess.Start("sample-data", data);
+            Assert.Contains("waiting for another process", first.WaitFor("LOG " + sample), StringComparison.Ordinal);
+            Assert.Contains("waiting for another process", second.WaitFor("LOG " + sample), StringComparison.Ordinal);
+        }
+        using (first)
+        using (second)
+        {
+            var one = first.WaitForExit();
+            var two = second.WaitForExit();
+
+            Assert.True((one.ExitCode, two.ExitCode) == (0, 0), one.Stderr + two.Stderr);
+            Assert.Contains($"PATH {sample}", one.Stdout, StringComparison.Ordinal);
+            Assert.Contains($"PATH {sample}", two.Stdout, StringComparison.Ordinal);
+            Assert.Single(new[] { one.Stdout, two.Stdout }, o => o.Contains("another process extracted CIFAR-10 sample meanwhile; using it", StringComparison.Ordinal));
+        }
+        Assert.Equal([Cifar10.FolderName], Directory.GetFileSystemEntries(sample).Select(Path.GetFileName)); // no temporary, no lock file
+        using var set = Cifar10.Load(sample);
+        Assert.Equal(Cifar10.SourceNameSample, set.SourceName);
+    }
+
+    [Fact]
     public async Task WeightsForAReadOnlyFolderNamedExplicitly_FailInOneLine_WithoutAskingTheServer()
     {
         using var folder = FaultyFolder.ReadOnly();
