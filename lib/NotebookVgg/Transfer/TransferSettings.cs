@@ -83,18 +83,32 @@ public sealed record TransferSettings
         int seed = Options.Seed;
         if (TrainPerClass is { } perClass)
         {
-            var t = train.BalancedSubset(Math.Min(perClass, train.CountPerClass().Min()), seed);
+            var t = Balanced(train, perClass, seed);
             // The full split's ratio: 4,500 training to 500 validation images per class, one validation image for every nine
             // training images, rounded up (1,000 per class → 112).
-            var v = validation.BalancedSubset(Math.Min(Math.Max(1, (perClass + 8) / 9), validation.CountPerClass().Min()), seed);
+            var v = Balanced(validation, Math.Max(1, (perClass + 8) / 9), seed);
             train.Dispose();
             validation.Dispose();
             (train, validation) = (t, v);
         }
         var test = TestPerClass is { } testPerClass
-            ? data.Test.BalancedSubset(Math.Min(testPerClass, data.Test.CountPerClass().Min()), seed)
+            ? Balanced(data.Test, testPerClass, seed)
             : data.Test.Subset([.. Enumerable.Range(0, data.Test.Count).Select(i => (long)i)], data.Test.Name);
         return (train, validation, test);
+    }
+
+    /// <summary>
+    /// <paramref name="perClass"/> images of every class, or as many as the split's smallest class holds; a class with none
+    /// is refused in one line (BalancedSubset's own message was about a parameter, perClass '0', not about the data).
+    /// </summary>
+    private static Cifar10Split Balanced(Cifar10Split split, int perClass, int seed)
+    {
+        int[] counts = split.CountPerClass();
+        int empty = Array.IndexOf(counts, 0);
+        if (empty >= 0)
+            throw new InvalidDataException($"{split.Name}: no image of class {empty}, so no balanced subset can be drawn ({split.Count:N0} images: " +
+                $"{string.Join(", ", counts)} per class); use data with every class in every split (more images, or all of CIFAR-10)");
+        return split.BalancedSubset(Math.Min(perClass, counts.Min()), seed);
     }
 
     /// <summary>
