@@ -66,7 +66,7 @@ public sealed class CheckpointFaultTests
             foreach (var ex in new[] { refused, filled })
             {
                 Assert.Equal(WriteProblem.DiskFull, ex.Problem);
-                Assert.DoesNotContain('\n', ex.Message);
+                Assert.DoesNotContain("\n", ex.Message, StringComparison.Ordinal);
                 Assert.StartsWith($"{path}: cannot write the checkpoint: the disk is full: ", ex.Message, StringComparison.Ordinal);
                 Assert.EndsWith("the previous checkpoint there, if any, is intact (a resumed run continues from it); free space or choose another folder", ex.Message, StringComparison.Ordinal);
             }
@@ -192,5 +192,69 @@ public sealed class CheckpointFaultTests
             Assert.Equal(2, Checkpoint.ReadState(path).EpochsCompleted);
             Assert.Equal(["run.best.ckpt", "run.ckpt"], disk.Entries());
         }
+    }
+
+    [Fact]
+    public void ABestCheckpointKilledMidWay_KeepsThePreviousBestWhole_AndTheNextKeepAsBestRemovesItsTemporary()
+    {
+        // KeepAsBest links the checkpoint to a temporary name, then renames it over NAME.best.ckpt: a kill -9 between the two
+        // leaves exactly that link (no process holds it open), so the test makes that link under the name KeepAsBest uses.
+        // A kill before the link leaves nothing, after the rename the new best is whole.
+        using var dir = new TempDirectory();
+        string path = dir.Combine("run.ckpt"), best = dir.Combine("run.best.ckpt");
+        var (model, optimizer) = Model();
+        using (model)
+        using (optimizer)
+        {
+            Checkpoint.Save(path, model, optimizer, State(1));
+            Checkpoint.KeepAsBest(path, best);
+            Checkpoint.Save(path, model, optimizer, State(2));
+            string leftover = AtomicFile.TempNameFor(Path.GetFullPath(best));
+            HardLink(path, leftover);
+
+            Assert.Equal(1, Checkpoint.Load(best, model, optimizer).EpochsCompleted); // the previous best, whole and loadable
+            Assert.Equal(["run.best.ckpt", Path.GetFileName(leftover), "run.ckpt"], dir.Files());
+
+            Thread.Sleep(1100); // past the grace period for a temporary file that may be between creation and lock
+            Checkpoint.Save(path, model, optimizer, State(3));
+            Checkpoint.KeepAsBest(path, best);
+
+            Assert.Equal(["run.best.ckpt", "run.ckpt"], dir.Files());
+            Assert.Equal(3, Checkpoint.Load(best, model, optimizer).EpochsCompleted);
+        }
+    }
+
+    [Fact]
+    public void ABestCheckpointInAReadOnlyFolder_FailsInOneLineNamingIt_AndThePreviousBestIsUntouched()
+    {
+        // In a run the checkpoint's preflight (TrainingIntoAReadOnlyFolder_FailsBeforeTheFirstBatch) stops first: the best
+        // checkpoint shares its folder. Called on its own, KeepAsBest says the same in one line.
+        var (model, optimizer) = Model();
+        using (model)
+        using (optimizer)
+        {
+            byte[]? previous = null;
+            using var folder = FaultyFolder.ReadOnly(source =>
+            {
+                Checkpoint.Save(Path.Combine(source, "run.ckpt"), model, optimizer, State(2));
+                File.WriteAllBytes(Path.Combine(source, "run.best.ckpt"), previous = [1, 2, 3]);
+            });
+            string best = folder.Combine("run.best.ckpt");
+
+            var ex = Assert.Throws<WriteFailedException>(() => Checkpoint.KeepAsBest(folder.Combine("run.ckpt"), best));
+
+            Assert.Equal(WriteProblem.ReadOnly, ex.Problem);
+            Assert.StartsWith($"{best}: cannot write the best checkpoint: {folder.Path} is on a read-only file system", ex.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("\n", ex.Message, StringComparison.Ordinal);
+            Assert.Equal(previous, File.ReadAllBytes(best));
+            Assert.Equal(["run.best.ckpt", "run.ckpt"], folder.Entries());
+        }
+    }
+
+    private static void HardLink(string existing, string newName)
+    {
+        using var ln = System.Diagnostics.Process.Start("ln", [existing, newName]);
+        ln.WaitForExit();
+        Assert.Equal(0, ln.ExitCode);
     }
 }
