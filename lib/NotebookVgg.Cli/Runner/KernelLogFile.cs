@@ -13,26 +13,48 @@ internal sealed class KernelLogFile : TextWriter
     private const string Advice = "free space there or choose another --kernel-log path; the notebook ran on without it";
     private readonly string _path;
     private readonly StreamWriter _writer;
+    private readonly FileLock? _held;
     private readonly Lock _gate = new();
 
-    private KernelLogFile(string path, StreamWriter writer)
+    private KernelLogFile(string path, StreamWriter writer, FileLock? held)
     {
         _path = path;
         _writer = writer;
+        _held = held;
     }
 
-    /// <summary>Opens <paramref name="path"/> (appending or from empty), first checking that its folder takes a file (one line if not).</summary>
+    /// <summary>
+    /// Opens <paramref name="path"/> (appending or from empty), first checking that its folder takes a file (one line if not).
+    /// It holds the log's lock (<c>NAME.lock</c>, freed by the kernel even after kill -9) while open: two runs naming one log would
+    /// otherwise both start it empty and write from its start, over each other's bytes. The second run is refused before any cell,
+    /// naming the first, and the first's log is left as it is. A run's children open it one after another, so they still share it.
+    /// </summary>
     public static KernelLogFile Open(string path, bool append)
     {
         string full = Path.GetFullPath(path);
         // Checked before any notebook starts: a log that cannot be written fails in one line, not as a raw OS error.
         OutputCheck.EnsureCanWrite(full, "kernel log", advice: "choose a writable --kernel-log path; nothing was run");
+        string lockPath = FileLock.PathFor(full);
+        FileLock? held;
         try
         {
-            return new KernelLogFile(full, new StreamWriter(full, append) { AutoFlush = true });
+            held = FileLock.TryAcquire(lockPath, $"writing the kernel log {full}")
+                ?? throw new WriteFailedException(full, WriteProblem.InUse,
+                    $"{full}: cannot write the kernel log: another run is writing it ({FileLock.Holder(lockPath) ?? "it holds " + lockPath}); " +
+                    "wait for it to finish, or choose another --kernel-log path; nothing was run");
+        }
+        catch (IOException ex) when (ex is not WriteFailedException { Problem: WriteProblem.InUse })
+        {
+            // The lock file cannot be written (a full disk): the log goes on without it; its own writes stop and say so at the end.
+            held = null;
+        }
+        try
+        {
+            return new KernelLogFile(full, new StreamWriter(full, append) { AutoFlush = true }, held);
         }
         catch (Exception ex) when (WriteFailure.IsWriteError(ex))
         {
+            held?.Dispose();
             throw WriteFailure.Explain(ex, full, "kernel log", null, "choose a writable --kernel-log path; nothing was run");
         }
     }
@@ -64,6 +86,7 @@ internal sealed class KernelLogFile : TextWriter
             catch (Exception ex) when (WriteFailure.IsWriteError(ex))
             {
             }
+            _held?.Dispose();
         }
         base.Dispose(disposing);
     }

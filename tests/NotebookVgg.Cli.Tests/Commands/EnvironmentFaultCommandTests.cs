@@ -125,6 +125,33 @@ public sealed class EnvironmentFaultCommandTests : IDisposable
     }
 
     [Fact]
+    public void Run_WithAKernelLogAnotherRunIsWriting_IsRefusedBeforeAnyCell_AndThatLogIsUntouched()
+    {
+        // Before: both runs truncated the log and wrote from its start, the second over the first's bytes; both exited 0.
+        string notebook = TestNotebooks.CopyTo(_dir, "parameters.ipynb");
+        string log = _dir.Combine("kernel.log");
+        string first;
+        using (var running = NotebookVgg.Cli.Runner.KernelLogFile.Open(log, append: false)) // what the first run holds while it runs
+        {
+            running.WriteLine("the first run's line");
+            first = File.ReadAllText(log);
+
+            var second = Nvgg.Run(_dir.Path, "run", notebook, "--output", _dir.Combine("out"), "--kernel-log", log);
+
+            Assert.Equal(1, second.ExitCode);
+            Assert.StartsWith($"nvgg: error: {log}: cannot write the kernel log: another run is writing it (pid {Environment.ProcessId} ",
+                ErrorLine(second.Stderr), StringComparison.Ordinal);
+            Assert.EndsWith("; wait for it to finish, or choose another --kernel-log path; nothing was run", ErrorLine(second.Stderr), StringComparison.Ordinal);
+            Assert.False(Directory.Exists(_dir.Combine("out"))); // no notebook ran
+            Assert.Equal(first, File.ReadAllText(log)); // not truncated, not written over
+        }
+        using (var next = NotebookVgg.Cli.Runner.KernelLogFile.Open(log, append: true)) // the lock ends with its holder
+            next.WriteLine("the next run's line");
+        Assert.Equal(first + "the next run's line\n", File.ReadAllText(log));
+        Assert.Equal(["kernel.log", "parameters.ipynb"], _dir.Files()); // the last holder removed kernel.log.lock
+    }
+
+    [Fact]
     public void Run_OntoAFullDisk_StopsInOneLineNamingTheExecutedCopy_AndLeavesNoTemporary()
     {
         string notebook = TestNotebooks.CopyTo(_dir, "parameters.ipynb");
