@@ -359,7 +359,7 @@ public class RunCommandTests
         // OOM killer's cgroup kill does.
         var start = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = temp.Path };
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add($"set -m; dotnet '{Nvgg.DllPath}' run nb >run.log 2>&1 & echo $!; wait");
+        start.ArgumentList.Add($"set -m; dotnet '{Nvgg.DllPath}' run nb --kernel-log kernel.log >run.log 2>&1 & echo $!; wait");
         using var bash = System.Diagnostics.Process.Start(start)!;
         string group = bash.StandardOutput.ReadLine()!.Trim();
         var waited = System.Diagnostics.Stopwatch.StartNew();
@@ -384,6 +384,17 @@ public class RunCommandTests
         Assert.Empty((JsonArray)CodeCell(killed, 2)["outputs"]!);
         Assert.Null(killed["metadata"]!["papermill"]!["end_time"]);
         Assert.DoesNotContain(temp.Files(), f => f.EndsWith(".partial", StringComparison.Ordinal));
+        // The kernel log keeps every line written before the kill (each is flushed as it is written); the killed run's lock on
+        // it died with it, so the next run takes the log (and removes the lock file the kill left).
+        string log = File.ReadAllText(temp.Combine("kernel.log"));
+        Assert.Contains("1-quick.ipynb (started", log, StringComparison.Ordinal);
+        Assert.Contains("text/plain:one", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("never", log, StringComparison.Ordinal);
+        Assert.EndsWith("\n", log, StringComparison.Ordinal);
+        Assert.Contains("kernel.log.lock", temp.Files()); // left by the kill, no longer locked
+        using (var next = NotebookVgg.Cli.Runner.KernelLogFile.Open(temp.Combine("kernel.log"), append: true))
+            next.WriteLine("next");
+        Assert.DoesNotContain("kernel.log.lock", temp.Files());
     }
 
     [Fact]
