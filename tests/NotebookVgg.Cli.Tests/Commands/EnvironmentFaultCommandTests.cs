@@ -34,6 +34,23 @@ public sealed class EnvironmentFaultCommandTests : IDisposable
     }
 
     [Fact]
+    public void Train_WithACheckpointOnADiskThatFills_FailsInOneLineWithTheSizes_AndLeavesNothing()
+    {
+        string data = SyntheticCifar.Write(_dir.Combine("data"), 400, 100, seed: 0);
+        // The smoke head's checkpoint is about 0.5 MB: the folder check passes (the size is known only once the head is
+        // built, after the features), the checkpoint does not fit.
+        using var disk = FaultyFolder.FullDisk(256 * 1024);
+        string checkpoint = disk.Combine("smoke.ckpt");
+
+        var run = Nvgg.Run(_dir.Path, "train", "--profile", "smoke", "--data", data, "--checkpoint", checkpoint);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Matches(@"^nvgg: error: .*smoke\.ckpt: cannot write the checkpoint: the disk is full: [0-9.]+ kB needed, [0-9.]+ kB free",
+            ErrorLine(run.Stderr));
+        Assert.Empty(disk.Entries()); // no temporary, no partial checkpoint, no lock file
+    }
+
+    [Fact]
     public void Bench_WithItsReportInAReadOnlyFolder_FailsBeforeMeasuring_InOneLine()
     {
         using var folder = FaultyFolder.ReadOnly();
