@@ -38,10 +38,10 @@ public enum TrainingScale
 /// <summary>The four named recipes (smoke, cpu, gpu-tutorial, gpu), looked up by name and shrunk to a scale.</summary>
 public static class Profiles
 {
-    /// <summary>Seconds on a laptop CPU: proves the machinery end to end. Its accuracy means nothing.</summary>
+    /// <summary>Seconds of training, minutes for the notebooks, on a laptop CPU: proves the machinery end to end. Its accuracy means nothing.</summary>
     public static TrainingProfile Smoke { get; } = new(
         "smoke",
-        "Smoke test: proves the machinery in seconds on any CPU, on a tiny subset with random (not pretrained) weights; its accuracy means nothing.",
+        "Smoke test: proves the machinery on any CPU (its training in seconds, the five notebooks in minutes), on a tiny subset with random (not pretrained) weights; its accuracy means nothing.",
         new TrainingOptions
         {
             Mode = TrainingMode.Features, Epochs = 3, BatchSize = 32, LearningRate = 1e-3, Optimizer = OptimizerKind.Adam,

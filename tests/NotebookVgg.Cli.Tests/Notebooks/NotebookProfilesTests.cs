@@ -45,7 +45,7 @@ public class NotebookProfilesTests
         {
             // The four fine-tunes start from the trained head (the library's FineTuneFromTheTrainedHead test checks they
             // start exactly there); the notebook prints the head's accuracy beside the recipe's result.
-            Assert.Contains("this notebook's recipe (SGD, dropout off): ", outputs, StringComparison.Ordinal);
+            Assert.Contains("the fine-tune kept (SGD, dropout off): ", outputs, StringComparison.Ordinal);
             // Notebook 5 reuses notebook 4's test features: no second pass over the test set.
             string evaluation = AllOutputText(ReadJson(temp.Combine("out", "05-evaluation.executed.ipynb")));
             Assert.Contains("test features: read from the cache", evaluation, StringComparison.Ordinal);
