@@ -373,6 +373,14 @@ public class RunCommandTests
         using (var kill = System.Diagnostics.Process.Start("kill", ["-9", "--", "-" + group]))
             kill.WaitForExit();
         Assert.True(bash.WaitForExit(30_000), "the killed run's shell did not end");
+        // The shell ends once its own child is reaped; the run's child processes (one per notebook) may still be tearing
+        // down their memory, and a process closes its files (freeing its locks) only after that: wait until none is left.
+        var gone = System.Diagnostics.Stopwatch.StartNew();
+        while (GroupAlive(group))
+        {
+            Assert.True(gone.Elapsed < TimeSpan.FromSeconds(60), "the killed run's processes did not end");
+            Thread.Sleep(100);
+        }
 
         var quick = ReadJson(temp.Combine("nb", "1-quick.executed.ipynb"));
         Assert.Equal("quick\n", StreamText(CodeCell(quick, 0), "stdout"));
@@ -395,6 +403,17 @@ public class RunCommandTests
         using (var next = NotebookVgg.Cli.Runner.KernelLogFile.Open(temp.Combine("kernel.log"), append: true))
             next.WriteLine("next");
         Assert.DoesNotContain("kernel.log.lock", temp.Files());
+    }
+
+    private static bool GroupAlive(string group)
+    {
+        using var probe = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("kill", ["-0", "--", "-" + group])
+        {
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        })!;
+        probe.WaitForExit();
+        return probe.ExitCode == 0;
     }
 
     [Fact]
