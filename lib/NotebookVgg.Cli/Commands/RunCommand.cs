@@ -134,7 +134,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         if (notebooks.Count > 1)
             CheckEachParameterIsDeclared(notebooks, parameters);
         // Children of one run share its kernel log: the parent starts it empty, each child appends.
-        using var kernelLog = settings.KernelLog is { } logPath ? OpenLog(logPath, append: isChild) : null;
+        using var kernelLog = settings.KernelLog is { } logPath ? KernelLogFile.Open(logPath, append: isChild) : null;
         using var progress = settings.Progress > 0 && !settings.PrepareOnly
             ? new CellProgress(line => console.WriteLine(line), TimeSpan.FromSeconds(settings.Progress)) : null;
         var runner = new NotebookRunner(new NotebookRunOptions
@@ -234,7 +234,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         IReadOnlyList<KeyValuePair<string, string>> parameters)
     {
         if (settings.KernelLog is { } logPath)
-            OpenLog(logPath, append: false).Dispose();
+            KernelLogFile.Open(logPath, append: false).Dispose();
         using var interrupt = new CancellationTokenSource();
         Process? child = null;
         int interrupts = 0;
@@ -365,7 +365,6 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         thread.Start();
     }
 
-    private static KernelLogFile OpenLog(string path, bool append) => KernelLogFile.Open(path, append);
 
     /// <summary>A name that no notebook of a folder run declares is an error (one line); names some notebooks declare are fine.</summary>
     private static void CheckEachParameterIsDeclared(IReadOnlyList<string> notebooks, IReadOnlyList<KeyValuePair<string, string>> parameters)

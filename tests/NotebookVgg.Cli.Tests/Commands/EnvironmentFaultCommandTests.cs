@@ -268,13 +268,27 @@ public sealed class EnvironmentFaultCommandTests : IDisposable
     public void TwoExtractionProcessesIntoOneFolder_TakeTurns_TheSecondUsesTheFirstsData()
     {
         string data = _dir.Combine("data");
-        string target = Path.Combine(data, Cifar10.FolderName);
+        var (one, two) = TwoAtTheFolderLock(data,
+            ["data", "extract", RepoFiles.SampleArchive, "--data", data],
+            ["data", "extract", RepoFiles.SampleArchive, "--data", data]);
+
+        Assert.Single(new[] { one.Stderr, two.Stderr }, e => e.Contains("another process extracted CIFAR-10 sample meanwhile; using it", StringComparison.Ordinal));
+        Assert.Equal([Cifar10.FolderName], Directory.GetFileSystemEntries(data).Select(Path.GetFileName)); // no temporary, no lock file
+        using var set = Cifar10.Load(data);
+        Assert.Equal("CIFAR-10 sample", set.SourceName);
+    }
+
+    /// <summary>
+    /// Starts two nvgg processes writing <paramref name="data"/>'s CIFAR-10 folder while this test holds the folder's lock, so
+    /// that both wait there whatever their start-up times; then lets them go and returns both results, each having exited 0.
+    /// </summary>
+    private ((int ExitCode, string Stdout, string Stderr) One, (int ExitCode, string Stdout, string Stderr) Two) TwoAtTheFolderLock(string data, string[] firstArgs, string[] secondArgs)
+    {
         NvggChild first, second;
-        // Held here until both processes wait at the folder's lock, so that they meet there whatever their start-up times.
-        using (Cifar10Archive.BeginWriting(data, target, null, CancellationToken.None))
+        using (Cifar10Archive.BeginWriting(data, Path.Combine(data, Cifar10.FolderName), null, CancellationToken.None))
         {
-            first = new NvggChild(_dir.Path, "data", "extract", RepoFiles.SampleArchive, "--data", data);
-            second = new NvggChild(_dir.Path, "data", "extract", RepoFiles.SampleArchive, "--data", data);
+            first = new NvggChild(_dir.Path, firstArgs);
+            second = new NvggChild(_dir.Path, secondArgs);
             first.WaitForStderr("waiting for another process");
             second.WaitForStderr("waiting for another process");
         }
@@ -283,37 +297,20 @@ public sealed class EnvironmentFaultCommandTests : IDisposable
         {
             var one = first.WaitForExit();
             var two = second.WaitForExit();
-
             Assert.True(one.ExitCode == 0, one.Stderr);
             Assert.True(two.ExitCode == 0, two.Stderr);
-            Assert.Single(new[] { one.Stderr, two.Stderr }, e => e.Contains("another process extracted CIFAR-10 sample meanwhile; using it", StringComparison.Ordinal));
+            return (one, two);
         }
-        Assert.Equal([Cifar10.FolderName], Directory.GetFileSystemEntries(data).Select(Path.GetFileName)); // no temporary, no lock file
-        using var set = Cifar10.Load(data);
-        Assert.Equal("CIFAR-10 sample", set.SourceName);
     }
 
     [Fact]
     public void TwoSynthProcessesIntoOneFolder_TakeTurns_AndLeaveOneWholeSyntheticSet()
     {
         string data = _dir.Combine("data");
-        NvggChild first, second;
-        using (Cifar10Archive.BeginWriting(data, Path.Combine(data, Cifar10.FolderName), null, CancellationToken.None))
-        {
-            first = new NvggChild(_dir.Path, "data", "synth", "--out", data, "--train", "500", "--test", "100", "--seed", "1");
-            second = new NvggChild(_dir.Path, "data", "synth", "--out", data, "--train", "500", "--test", "100", "--seed", "2");
-            first.WaitForStderr("waiting for another process");
-            second.WaitForStderr("waiting for another process");
-        }
-        using (first)
-        using (second)
-        {
-            var one = first.WaitForExit();
-            var two = second.WaitForExit();
+        TwoAtTheFolderLock(data,
+            ["data", "synth", "--out", data, "--train", "500", "--test", "100", "--seed", "1"],
+            ["data", "synth", "--out", data, "--train", "500", "--test", "100", "--seed", "2"]);
 
-            Assert.True(one.ExitCode == 0, one.Stderr);
-            Assert.True(two.ExitCode == 0, two.Stderr);
-        }
         Assert.Equal([Cifar10.FolderName], Directory.GetFileSystemEntries(data).Select(Path.GetFileName)); // no .synth-* temporary, no lock file
         using var set = Cifar10.Load(data); // the second writer's whole set, replacing the first's
         Assert.Equal((500, 100), (set.Train.Count, set.Test.Count));
