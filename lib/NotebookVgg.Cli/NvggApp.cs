@@ -75,7 +75,7 @@ public static partial class NvggApp
                 .WithDescription("Top-k classes with probabilities for image files, with a trained checkpoint.")
                 .WithExample("predict", "--checkpoint", "data/checkpoints/cpu.ckpt", "cat.png", "ship.jpg");
             config.AddCommand<BenchCommand>("bench")
-                .WithDescription("Throughput on this machine (images/s, GFLOP/s, peak memory): matmul ceiling, VGG19 forward/train/features in fp32, channels-last and bf16, data pipeline, head training; --pytorch compares with PyTorch in the same run.")
+                .WithDescription("Throughput on this machine (images/s, GFLOP/s, peak memory): matmul ceiling, VGG19 forward/train/features in fp32, channels-last and bf16, the train step through the Trainer, data pipeline, head training; --pytorch compares with PyTorch in the same run.")
                 .WithExample("bench", "--pytorch", "--repeats", "3")
                 .WithExample("bench", "--quick", "--json", "--cases", "matmul,features");
             config.AddCommand<ExportCommand>("export")

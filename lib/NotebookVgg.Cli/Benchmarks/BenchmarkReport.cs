@@ -270,6 +270,16 @@ public sealed record BenchmarkReport
                     string.Create(c, $"{pipeline.Seconds / Settings.PipelineBatches * 1000:0.0} ms per batch of {Settings.Batch224} vs the fastest train step measured"))
                 : new TargetCheck("data pipeline share of a train step", "< 5 %", null, "fraction", null, "not measured: run the train case too"));
         }
+        if (Results.FirstOrDefault(r => r.Case == BenchmarkSuite.TrainerCase && r.Skipped is null) is { ImagesPerSecond: { } viaTrainer })
+        {
+            const string Name = "train step through the Trainer", Wanted = "≥ 90 % of the bare train step";
+            var bare = DefaultLine(BenchmarkSuite.Train);
+            targets.Add(bare?.ImagesPerSecond is { } b
+                ? new TargetCheck(Name, Wanted, viaTrainer / b, "fraction", Settings.Quick ? null : viaTrainer / b >= 0.9,
+                    Settings.Quick ? "quick mode: 2 steps per run, so the first step's optimizer set-up dominates"
+                        : string.Create(c, $"{viaTrainer:0.00} images/s vs the train case's {bare.Configuration} line, {b:0.00}"))
+                : new TargetCheck(Name, Wanted, null, "fraction", null, "not measured: run the train case too"));
+        }
         if (Results.FirstOrDefault(r => r.Case == BenchmarkSuite.Head && r.Skipped is null) is { Seconds: { } seconds } head)
         {
             targets.Add(new TargetCheck("head training on cached features", "< 5 s", seconds, "seconds", Settings.Quick ? null : seconds < 5,

@@ -45,6 +45,9 @@ public sealed record BenchmarkSettings
     /// <summary>Batch of the 224×224 forward and train cases, and of the data pipeline.</summary>
     public int Batch224 => Quick ? 2 : 16;
 
+    /// <summary>Steps of each timed run of the trainer case (one epoch, a new trainer each run).</summary>
+    public int TrainerSteps => Quick ? 2 : 6;
+
     /// <summary>Batch of the 32×32 conv-features case.</summary>
     public int Batch32 => Quick ? 16 : 256;
 

@@ -21,6 +21,7 @@ public sealed class BenchmarkSuite
     public const string Matmul = "matmul";
     public const string Forward = "forward";
     public const string Train = "train";
+    public const string TrainerCase = "trainer";
     public const string Layers = "layers";
     public const string Features = "features";
     public const string Features112 = "features112";
@@ -40,7 +41,7 @@ public sealed class BenchmarkSuite
     public const string PrecisionFp32 = "precision fp32";
 
     /// <summary>Every case, in the order they run.</summary>
-    public static IReadOnlyList<string> AllCases { get; } = [Matmul, Forward, Train, Layers, Features, Features112, Load, Pipeline, Head, EndToEnd];
+    public static IReadOnlyList<string> AllCases { get; } = [Matmul, Forward, Train, TrainerCase, Layers, Features, Features112, Load, Pipeline, Head, EndToEnd];
 
     /// <summary>
     /// What a plain <c>nvgg bench</c> runs: every case but <see cref="Layers"/> (the train step layer by layer, a few minutes)
@@ -96,6 +97,7 @@ public sealed class BenchmarkSuite
                 [Load] = RunLoad,
                 [Pipeline] = RunPipeline,
                 [Head] = RunHead,
+                [TrainerCase] = RunTrainer,
                 [EndToEnd] = RunEndToEnd,
             };
             foreach (string c in AllCases.Where(_settings.Cases.Contains))
@@ -219,6 +221,46 @@ public sealed class BenchmarkSuite
                 ? result with { Note = "mixed precision: fp32 weights, gradients and optimizer; bf16 compute inside autocast (forward and loss)" }
                 : result);
         }
+    }
+
+    /// <summary>
+    /// The train step as <c>nvgg train</c> and the notebooks' fine-tunes run it — the library's <see cref="Trainer"/> on the
+    /// backbone's forward, in the configuration precision auto picks here — for comparison with the train case's bare step:
+    /// what the trainer adds (its bookkeeping, schedule and memory handling). Its trim rule once made every step page-fault
+    /// its buffers anew, 2.4× as slow as the bare step, and no case saw it. Each timed run is one epoch of
+    /// <see cref="BenchmarkSettings.TrainerSteps"/> steps with a new trainer (a new optimizer), as each nvgg train starts.
+    /// </summary>
+    private void RunTrainer()
+    {
+        int batch = _settings.Batch224, steps = _settings.TrainerSteps;
+        string configuration = DefaultConfiguration(TrainerCase)!;
+        string name = $"VGG19 train step through the Trainer (nvgg train's path) 224×224, batch {batch}, {steps} steps per run (SGD momentum 0.9)";
+        Report($"{name}: {configuration}");
+        _bench.BeginCase();
+        using var model = CreateVgg();
+        model.train();
+        var precision = configuration == AutocastBf16ChannelsLast ? NotebookVgg.Runtime.Precision.Bf16 : NotebookVgg.Runtime.Precision.Fp32;
+        var random = WeightsReference.Random.Preprocessing;
+        var backbone = new Backbone("vgg19", WeightsReference.Random, null, 224, Interpolation.Bilinear, random.Mean, random.Std, precision, 0);
+        using var g = new torch.Generator(3);
+        using var input = torch.randn([batch, 3, 224, 224], generator: g);
+        using var labels = torch.randint(0, ImageNetClasses, [batch], generator: g);
+        var source = new BatchSource("random 224×224 batches", (long)batch * steps, steps,
+            _ => Enumerable.Range(0, steps).Select(_ => (input.alias(), labels.alias())));
+        var options = new TrainingOptions
+        {
+            Mode = TrainingMode.FineTune, Epochs = 1, BatchSize = batch, LearningRate = 1e-3, Optimizer = OptimizerKind.Sgd, Momentum = 0.9, Seed = 0,
+        };
+        var m = _bench.Measure(() =>
+        {
+            var trainer = new Trainer(new BackboneModel(backbone, model), [new ParameterGroup("all", [.. model.parameters()], options.LearningRate)], options, CPU);
+            trainer.Fit(source);
+        });
+        double flops = 3 * 2.0 * VggMacs224(model) * batch * steps;
+        _results.Add(Measured(TrainerCase, name, configuration, m, (long)batch * steps, flops) with
+        {
+            Note = string.Create(CultureInfo.InvariantCulture, $"seconds = one run of {steps} steps with a new trainer and optimizer; compare images/s with the train case's default line"),
+        });
     }
 
     private static void TrainStep(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, Tensor input, Tensor labels, bool autocast)
@@ -694,7 +736,7 @@ public sealed class BenchmarkSuite
     public static string? DefaultConfiguration(string benchmarkCase) => benchmarkCase switch
     {
         Forward or Features or Features112 => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast : Fp32ChannelsLast,
-        Train => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast : Fp32Nchw, // CpuSpeed.ForConvolutions
+        Train or TrainerCase => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast : Fp32Nchw, // CpuSpeed.ForConvolutions
         Layers => Fp32Nchw,
         Load => "uint8",
         Pipeline or Head => Fp32,

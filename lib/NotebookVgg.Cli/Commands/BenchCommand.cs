@@ -46,7 +46,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         public string? PyTorchScript { get; init; }
 
         [CommandOption("--cases <LIST>")]
-        [Description("Comma-separated subset of: matmul, forward, train, layers, features, features112, load, pipeline, head, endtoend (default: all but layers, the train step layer by layer, a few minutes, and endtoend, the cpu profile's whole run on 10,000 images with precision auto and fp32, about ten minutes here).")]
+        [Description("Comma-separated subset of: matmul, forward, train, trainer (the train step through nvgg train's Trainer), layers, features, features112, load, pipeline, head, endtoend (default: all but layers, the train step layer by layer, a few minutes, and endtoend, the cpu profile's whole run on 10,000 images with precision auto and fp32, about ten minutes here).")]
         public string? Cases { get; init; }
 
         [CommandOption("--data <DIR>")]

@@ -80,6 +80,30 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void Bench_Trainer_TimesNvggTrainsPathBesideTheBareStep()
+    {
+        using var temp = new TempDirectory();
+
+        var run = Nvgg.Run(temp.Path, "bench", "--quick", "--json", "--cases", "train,trainer");
+
+        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        var report = (JsonObject)JsonNode.Parse(run.Stdout)!;
+        var results = report["results"]!.AsArray().Select(r => (JsonObject)r!).ToList();
+        var trainer = Assert.Single(results, r => (string)r["case"]! == "trainer");
+        var bareDefault = Assert.Single(results, r => (string)r["case"]! == "train" && (bool)r["default"]!);
+        // One line, in the configuration nvgg train uses here, which is the train case's default line's.
+        Assert.True((bool)trainer["default"]!);
+        Assert.Equal((string)bareDefault["configuration"]!, (string)trainer["configuration"]!);
+        Assert.Equal(4L, (long)trainer["imagesPerIteration"]!); // 2 steps of batch 2
+        Assert.True((double)trainer["imagesPerSecond"]! > 0);
+        Assert.Contains("Trainer", (string)trainer["name"]!, StringComparison.Ordinal);
+        var target = Assert.Single(report["targets"]!.AsArray().Select(t => (JsonObject)t!),
+            t => (string)t["name"]! == "train step through the Trainer");
+        Assert.Equal((double)trainer["imagesPerSecond"]! / (double)bareDefault["imagesPerSecond"]!, (double)target["value"]!, 6);
+        Assert.Null(target["met"]); // quick mode: too few steps to hold a target to
+    }
+
+    [Fact]
     public void Bench_EndToEnd_TimesTheCpuProfilesWholeRun_WithTheDefaultPrecisionAndFp32()
     {
         using var temp = new TempDirectory();
