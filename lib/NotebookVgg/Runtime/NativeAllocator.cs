@@ -73,20 +73,15 @@ internal static partial class NativeAllocator
     public const long FreeBytesKeptBetweenSteps = 512L << 20;
 
     /// <summary>Bytes in free chunks of malloc's heap (glibc mallinfo2's fordblks), or null where that is not available.</summary>
-    public static long? FreeBytesInHeap()
-    {
-        if (!OperatingSystem.IsLinux() || !NativeLibrary.TryLoad("libc.so.6", out var libc) || !NativeLibrary.TryGetExport(libc, "mallinfo2", out _))
-            return null;
-        return (long)MallInfo2().FreeBytes;
-    }
+    public static long? FreeBytesInHeap() => MallInfoIfAvailable() is { } info ? (long)info.FreeBytes : null;
 
     /// <summary>Bytes malloc's heap holds from the kernel, in use or free (glibc mallinfo2's arena), or null where that is not available.</summary>
-    public static long? HeapBytes()
-    {
-        if (!OperatingSystem.IsLinux() || !NativeLibrary.TryLoad("libc.so.6", out var libc) || !NativeLibrary.TryGetExport(libc, "mallinfo2", out _))
-            return null;
-        return (long)MallInfo2().HeapBytes;
-    }
+    public static long? HeapBytes() => MallInfoIfAvailable() is { } info ? (long)info.HeapBytes : null;
+
+    /// <summary>glibc's mallinfo2, or null where the C library has none (not Linux, or glibc before 2.33).</summary>
+    private static MallInfo? MallInfoIfAvailable() =>
+        OperatingSystem.IsLinux() && NativeLibrary.TryLoad("libc.so.6", out var libc) && NativeLibrary.TryGetExport(libc, "mallinfo2", out _)
+            ? MallInfo2() : null;
 
     /// <summary>
     /// While freed memory is kept (<see cref="KeepFreedMemory"/>), gives the free part back to the kernel once the heap has

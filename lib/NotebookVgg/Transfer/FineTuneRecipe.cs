@@ -37,7 +37,8 @@ internal sealed class FineTuneRecipe(TransferLearning run)
         var groups = new List<ParameterGroup> { new("head", [.. head], o.HeadLearningRate ?? o.LearningRate) };
         if (body.Count > 0)
             groups.Add(new ParameterGroup("pretrained", body, o.LearningRate));
-        var trainer = new Trainer(new BackboneModel(backbone, model), groups, o, device) { Progress = run.Training };
+        var network = new BackboneModel(backbone, model);
+        var trainer = new Trainer(network, groups, o, device) { Progress = run.Training };
         Tensor Prepare(Tensor x) => CpuSpeed.ToChannelsLast(backbone.Prepare(x));
         var trainIterator = new BatchIterator(splits.Train, o.BatchSize, shuffle: true, seed: o.Seed,
             transform: o.Augment ? (x, g) => Prepare(ImageTransforms.RandomCropFlip(x, 4, g)) : (x, _) => Prepare(x));
@@ -51,7 +52,7 @@ internal sealed class FineTuneRecipe(TransferLearning run)
             checkpoint, cancellationToken);
         // Tested in the precision it trained in, as TrainedModel (nvgg eval, notebook 5) tests the checkpoint: the same
         // numbers in both (it was tested in fp32 before, at fp32's slower rate, and nvgg eval could differ in the last digits).
-        var evaluation = TestEvaluation.OnImages(new BackboneModel(backbone, model), splits.Test, Prepare, o.BatchSize, splits.ClassNames, $"{description.DataName} test", device);
+        var evaluation = TestEvaluation.OnImages(network, splits.Test, Prepare, o.BatchSize, splits.ClassNames, $"{description.DataName} test", device);
         return new TransferResult(result, evaluation, description, s.CheckpointPath, 0, false, description.DataName, precision);
     }
 
