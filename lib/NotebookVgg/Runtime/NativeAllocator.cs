@@ -65,7 +65,7 @@ internal static partial class NativeAllocator
     }
 
     /// <summary>
-    /// Growth of malloc's heap between training steps before <see cref="ReleaseFreeIfAbove"/> gives its free memory back:
+    /// Growth of malloc's heap between training steps before <see cref="ReleaseFreeIfAbove(long)"/> gives its free memory back:
     /// with mmap off, the holes between a step's differently sized buffers otherwise add up, step after step
     /// (measured, fine-tuning VGG19 at 32×32 with batch 256 on the 2-core VM: 5,000 images grew past 23 GB within three epochs
     /// and were killed; 2,000 images reached 6.8 GB in two epochs without this, and stayed under 3.8 GB over three with it).
@@ -85,14 +85,14 @@ internal static partial class NativeAllocator
 
     /// <summary>
     /// While freed memory is kept (<see cref="KeepFreedMemory"/>), gives the free part back to the kernel once the heap has
-    /// grown by more than <paramref name="bytes"/> past its size at the last trim, measured before that trim. A training
-    /// step frees what it allocated, so its next step needs the same heap again: measuring from the heap left after a trim
-    /// (or from its free bytes, as before) trimmed after every step whose buffers exceed <paramref name="bytes"/>, and every
-    /// step page-faulted its buffers anew (measured: fine-tuning VGG19 at 224×224, batch 16, took 2.4× as long; vgg19_bn
-    /// from scratch at 112×112 3.2×). Only growth past that size — holes that add up — is given back. The trainer calls this
-    /// after every step. Where glibc cannot say (before 2.33), it trims every 64th call. Returns whether it trimmed.
+    /// grown by more than <paramref name="bytes"/> past its size at the last trim, measured before that trim
+    /// (<see cref="HeapGrowthRule"/>): the steps that follow grow back to that size, and that is reuse. The trainer calls
+    /// this after every step. Where glibc cannot say (before 2.33), it trims every 64th call. Returns whether it trimmed.
     /// </summary>
-    public static bool ReleaseFreeIfAbove(long bytes)
+    public static bool ReleaseFreeIfAbove(long bytes) => ReleaseFreeIfAbove(bytes, ProcessHeap);
+
+    /// <summary>As <see cref="ReleaseFreeIfAbove(long)"/>, measured by <paramref name="rule"/>: a test's own, free of the marks earlier trainers in the process left.</summary>
+    internal static bool ReleaseFreeIfAbove(long bytes, HeapGrowthRule rule)
     {
         if (!IsKeepingFreedMemory)
             return false;
@@ -103,15 +103,14 @@ internal static partial class NativeAllocator
                 if (++_callsWithoutMallinfo % 64 != 0)
                     return false;
             }
-            else if (heap - _heapAtLastTrim <= bytes)
+            else if (!rule.ShouldTrim(heap, bytes))
                 return false;
-            else
-                _heapAtLastTrim = heap; // before trimming: the steps that follow grow back to it, and that is reuse
             return ReleaseFreeMemory();
         }
     }
 
-    private static long _heapAtLastTrim;
+    /// <summary>The process's heap is one for every trainer in it: one rule, one mark.</summary>
+    private static readonly HeapGrowthRule ProcessHeap = new();
     private static long _callsWithoutMallinfo;
 
     [LibraryImport("libc.so.6", EntryPoint = "mallinfo2")]
