@@ -160,7 +160,14 @@ public static class NotebookCharts
         var best = probabilities.Select((p, i) => (p: (double)p, name: classNames[i])).OrderByDescending(t => t.p).Take(top).Reverse().ToArray();
         var chart = CsChart.Bar<double, string, string>(best.Select(b => b.p), Keys: best.Select(b => b.name).ToArray(),
             MultiText: best.Select(b => b.p.ToString("P1", CultureInfo.InvariantCulture)).ToArray());
-        return Titled(chart, title, DefaultWidth).WithXAxisStyle<string, string, string>(TitleText: "probability");
+        // The bars are labelled in % (as the prose gives them): the axis too, over the whole 0–100 % (it read 0–1).
+        var axis = new Plotly.NET.LayoutObjects.LinearAxis(); // a DynamicObj: set just these properties
+        var axisTitle = new Plotly.NET.Title();
+        axisTitle.SetProperty("text", "probability");
+        axis.SetProperty("title", axisTitle);
+        axis.SetProperty("tickformat", ".0%");
+        axis.SetProperty("range", new[] { 0.0, 1.0 });
+        return Plotly.NET.Chart.withXAxis(axis, null).Invoke(Titled(chart, title, DefaultWidth));
     }
 
     /// <summary>The width Plotly.NET gives a chart that sets none.</summary>

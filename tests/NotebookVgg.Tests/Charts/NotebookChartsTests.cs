@@ -200,5 +200,8 @@ public class NotebookChartsTests
         var probabilities = RenderOffline(NotebookCharts.Probabilities([0.1f, 0.7f, 0.2f], ["cat", "dog", "frog"], "Prediction", top: 2));
         var keys = probabilities.GetProperty("data")[0].GetProperty("y").EnumerateArray().Select(v => v.GetString()).ToList();
         Assert.Equal(["frog", "dog"], keys); // top 2, most likely drawn at the top
+        var axis = probabilities.GetProperty("layout").GetProperty("xaxis");
+        Assert.Equal(".0%", axis.GetProperty("tickformat").GetString()); // the bars' labels are in %: the axis too
+        Assert.Equal([0.0, 1.0], axis.GetProperty("range").EnumerateArray().Select(v => v.GetDouble()));
     }
 }
