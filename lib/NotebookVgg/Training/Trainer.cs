@@ -226,10 +226,10 @@ public sealed class Trainer
         var groups = _groups.Where(g => g.Parameters.Count > 0).ToList();
         return _options.Optimizer switch
         {
-            OptimizerKind.Adam => optim.Adam(groups.Select(g => new Adam.ParamGroup(g.Parameters, g.LearningRate, 0.9, 0.999, 1e-8, _options.WeightDecay, false, false))),
-            OptimizerKind.Sgd => optim.SGD(
+            OptimizerKind.Adam => new OnePass.Adam(groups.Select(g => new Adam.ParamGroup(g.Parameters, g.LearningRate, 0.9, 0.999, 1e-8, _options.WeightDecay, false, false))),
+            OptimizerKind.Sgd => new OnePass.SGD(
                 groups.Select(g => new SGD.ParamGroup(g.Parameters, g.LearningRate, _options.Momentum, 0, _options.WeightDecay, false, false)),
-                groups[0].LearningRate, _options.Momentum, weight_decay: _options.WeightDecay),
+                groups[0].LearningRate),
             _ => throw new ArgumentOutOfRangeException(nameof(_options), _options.Optimizer, "unknown optimizer"),
         };
     }
