@@ -200,7 +200,7 @@ public sealed class BenchmarkSuite
         using var input = torch.randn([batch, 3, 224, 224], generator: g);
         using var labels = torch.randint(0, ImageNetClasses, [batch], generator: g);
         using var inputCl = CpuSpeed.ToChannelsLast(input);
-        using var optimizer = optim.SGD(model.parameters(), 1e-3, momentum: 0.9);
+        using var optimizer = SgdAsTheTrainerRunsIt(model);
 
         var lines = new List<(string Configuration, Tensor Input, bool Autocast)> { (Fp32Nchw, input, false), (Fp32ChannelsLast, inputCl, false) };
         if (!CpuSpeed.HasNativeBf16 || !CpuAutocast.IsAvailable)
@@ -262,6 +262,10 @@ public sealed class BenchmarkSuite
             Note = string.Create(CultureInfo.InvariantCulture, $"seconds = one run of {steps} steps with a new trainer and optimizer; compare images/s with the train case's default line"),
         });
     }
+
+    /// <summary>SGD with momentum 0.9 as nvgg's trainer creates it, with the library's one-pass update (PyTorch's side runs torch.optim.SGD, its own default).</summary>
+    private static TorchSharp.Modules.SGD SgdAsTheTrainerRunsIt(nn.Module model) =>
+        new NotebookVgg.Training.OnePass.SGD([new TorchSharp.Modules.SGD.ParamGroup(model.parameters(), 1e-3, 0.9, 0, 0, false, false)], 1e-3);
 
     private static void TrainStep(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, Tensor input, Tensor labels, bool autocast)
     {
@@ -326,7 +330,7 @@ public sealed class BenchmarkSuite
         }
 
         Report("layers: whole steps split into zero_grad, forward, backward and optimizer step");
-        using var optimizer = optim.SGD(model.parameters(), 1e-3, momentum: 0.9);
+        using var optimizer = SgdAsTheTrainerRunsIt(model);
         using var inputCl = CpuSpeed.ToChannelsLast(input);
         var parts = configurations.Select(_ => new List<(double Wall, double Cpu)[]>()).ToArray();
         var whole = _bench.MeasureInterleaved([.. configurations.Select((c, k) => (Action)(() =>
