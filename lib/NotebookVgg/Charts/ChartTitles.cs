@@ -83,6 +83,16 @@ internal static class ChartTitles
         return lines;
     }
 
+    /// <summary>An axis with just its title set (a DynamicObj: the caller sets the other properties it needs, Plotly's defaults stand for the rest).</summary>
+    internal static Plotly.NET.LayoutObjects.LinearAxis AxisTitled(string text)
+    {
+        var axis = new Plotly.NET.LayoutObjects.LinearAxis();
+        var title = new Title();
+        title.SetProperty("text", text);
+        axis.SetProperty("title", title);
+        return axis;
+    }
+
     /// <summary>
     /// <paramref name="chart"/> with <paramref name="text"/> as its title, anchored <see cref="TitleTop"/> pixels below the figure's top edge
     /// and growing downwards (Plotly centres a title in the margin by default, so a title of several lines ran into the

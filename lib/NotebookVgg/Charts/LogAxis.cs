@@ -17,11 +17,8 @@ internal static class LogAxis
             return null;
         bool decades = Math.Log10(positive.Max() / positive.Min()) >= 2;
         double[] ticks = decades ? DecadeTicks(positive.Min(), positive.Max()) : LogTicks(positive.Min(), positive.Max());
-        var axis = new Plotly.NET.LayoutObjects.LinearAxis(); // a DynamicObj: set just these
+        var axis = ChartTitles.AxisTitled(title);
         axis.SetProperty("type", "log");
-        var axisTitle = new Plotly.NET.Title();
-        axisTitle.SetProperty("text", title);
-        axis.SetProperty("title", axisTitle);
         axis.SetProperty("tickvals", ticks);
         axis.SetProperty("ticktext", ticks.Select(t => decades ? PowerOfTen(t) : t.ToString("G3", CultureInfo.InvariantCulture)).ToArray());
         return axis;

@@ -161,10 +161,7 @@ public static class NotebookCharts
         var chart = CsChart.Bar<double, string, string>(best.Select(b => b.p), Keys: best.Select(b => b.name).ToArray(),
             MultiText: best.Select(b => b.p.ToString("P1", CultureInfo.InvariantCulture)).ToArray());
         // The bars are labelled in % (as the prose gives them): the axis too, over the whole 0–100 % (it read 0–1).
-        var axis = new Plotly.NET.LayoutObjects.LinearAxis(); // a DynamicObj: set just these properties
-        var axisTitle = new Plotly.NET.Title();
-        axisTitle.SetProperty("text", "probability");
-        axis.SetProperty("title", axisTitle);
+        var axis = ChartTitles.AxisTitled("probability");
         axis.SetProperty("tickformat", ".0%");
         axis.SetProperty("range", new[] { 0.0, 1.0 });
         return Plotly.NET.Chart.withXAxis(axis, null).Invoke(Titled(chart, title, DefaultWidth));
@@ -185,10 +182,7 @@ public static class NotebookCharts
         int step = 1, k = 0;
         while (count / step > 10)
             step = k++ % 3 == 1 ? step / 2 * 5 : step * 2;
-        var axis = new Plotly.NET.LayoutObjects.LinearAxis(); // a DynamicObj: set just these properties
-        var axisTitle = new Plotly.NET.Title();
-        axisTitle.SetProperty("text", title);
-        axis.SetProperty("title", axisTitle);
+        var axis = ChartTitles.AxisTitled(title);
         axis.SetProperty("tickmode", "linear");
         axis.SetProperty("tick0", step == 1 ? 1 : 0);
         axis.SetProperty("dtick", step);
