@@ -34,6 +34,8 @@ public sealed class BenchmarkSuite
     public const string Bf16 = "bf16";
     public const string Fp32Nchw = "fp32 NCHW";
     public const string Fp32ChannelsLast = "fp32 channels-last";
+    public const string Fp32Winograd = "fp32 channels-last, Winograd 3×3";
+    public const string Fp32WinogradWherePays = "fp32 channels-last, Winograd 3×3 where it pays";
     public const string Bf16ChannelsLast = "bf16 channels-last";
     public const string AutocastBf16ChannelsLast = "autocast bf16 channels-last";
 
@@ -180,7 +182,7 @@ public sealed class BenchmarkSuite
         double flops = 2.0 * VggMacs224(model) * batch;
         using var g = new torch.Generator(2);
         using var input = torch.randn([batch, 3, 224, 224], generator: g);
-        MeasureInference(Forward, name, model, input, (m, x) => m.call(x), batch, flops, logits: true);
+        MeasureInference(Forward, name, model, input, (m, x, path) => m.Logits(x, path), batch, flops, logits: true);
     }
 
     /// <summary>
@@ -409,7 +411,7 @@ public sealed class BenchmarkSuite
         double flops = 2.0 * FeaturesMacs32(model) * batch;
         using var g = new torch.Generator(4);
         using var input = torch.randn([batch, 3, 32, 32], generator: g);
-        MeasureInference(Features, name, model, input, (m, x) => m.features.call(x), batch, flops, logits: false);
+        MeasureInference(Features, name, model, input, (m, x, path) => m.RunFeatures(x, path), batch, flops, logits: false);
     }
 
     /// <summary>
@@ -426,14 +428,14 @@ public sealed class BenchmarkSuite
         double flops = 2.0 * (summary.MacsUnder("features") + summary.MacsUnder("classifier.0") + summary.MacsUnder("classifier.3")) * batch;
         using var g = new torch.Generator(5);
         using var input = torch.randn([batch, 3, 112, 112], generator: g);
-        MeasureInference(Features112, name, model, input, (m, x) => m.ExtractFeatures(x, FeatureCut.Fc7), batch, flops, logits: false);
+        MeasureInference(Features112, name, model, input, (m, x, path) => m.ExtractFeatures(x, FeatureCut.Fc7, path), batch, flops, logits: false);
     }
 
     /// <summary>
     /// The inference lines of a case, in order: fp32 NCHW (the reference for the numerics), fp32 channels-last (the
     /// model's conv weights are converted), and the library's own path, CPU autocast bf16 with channels-last inputs.
     /// </summary>
-    private void MeasureInference(string benchmarkCase, string name, Vgg model, Tensor input, Func<Vgg, Tensor, Tensor> run,
+    private void MeasureInference(string benchmarkCase, string name, Vgg model, Tensor input, Func<Vgg, Tensor, ConvolutionPath, Tensor> run,
         int batch, double flops, bool logits)
     {
         using var noGrad = torch.no_grad();
@@ -441,7 +443,7 @@ public sealed class BenchmarkSuite
         try
         {
             Report($"{name} {Fp32Nchw}");
-            var (m, output) = MeasureOutput(() => run(model, input));
+            var (m, output) = MeasureOutput(() => run(model, input, ConvolutionPath.LibTorch));
             reference = output;
             var nchw = Measured(benchmarkCase, name, Fp32Nchw, m, batch, flops);
             _results.Add(logits ? nchw with { DistinctTop1Classes = DistinctTop1(reference) } : nchw);
@@ -450,15 +452,30 @@ public sealed class BenchmarkSuite
             _bench.BeginCase();
             CpuSpeed.ConvertToChannelsLast(model);
             using var inputCl = CpuSpeed.ToChannelsLast(input);
-            (m, output) = MeasureOutput(() => run(model, inputCl));
+            (m, output) = MeasureOutput(() => run(model, inputCl, ConvolutionPath.LibTorch));
             using (output)
                 _results.Add(WithNumerics(Measured(benchmarkCase, name, Fp32ChannelsLast, m, batch, flops), output, reference, logits));
+
+            // On AVX2 the line the library runs (Winograd for the layers where it pays); elsewhere every 3×3 layer by
+            // Winograd, to show what it would cost against that CPU's direct kernels.
+            bool avx2 = CpuSpeed.Isa.Effective == CpuIsa.Avx2;
+            string winograd = avx2 ? Fp32WinogradWherePays : Fp32Winograd;
+            Report($"{name} {winograd}");
+            _bench.BeginCase();
+            (m, output) = MeasureOutput(() => run(model, inputCl, avx2 ? ConvolutionPath.WinogradWherePays : ConvolutionPath.Winograd));
+            using (output)
+                _results.Add(WithNumerics(Measured(benchmarkCase, name, winograd, m, batch, flops), output, reference, logits) with
+                {
+                    Note = avx2
+                        ? string.Create(CultureInfo.InvariantCulture, $"the path nvgg uses here: Winograd F(4×4, 3×3) for the 3×3 layers of ≥ {Winograd3x3.MinInputChannels} input channels, oneDNN's direct kernels for the rest")
+                        : "every 3×3 layer by Winograd F(4×4, 3×3) (36 sgemm products); nvgg uses it on AVX2 CPUs only",
+                });
 
             if (SkipAutocast(benchmarkCase, name))
                 return;
             Report($"{name} {AutocastBf16ChannelsLast}");
             _bench.BeginCase();
-            (m, output) = MeasureOutput(() => { using (CpuSpeed.Autocast()) return run(model, inputCl).to_type(ScalarType.Float32); });
+            (m, output) = MeasureOutput(() => { using (CpuSpeed.Autocast()) return run(model, inputCl, ConvolutionPath.LibTorch).to_type(ScalarType.Float32); });
             using (output)
                 _results.Add(WithNumerics(Measured(benchmarkCase, name, AutocastBf16ChannelsLast, m, batch, flops), output, reference, logits) with
                 {
@@ -739,7 +756,8 @@ public sealed class BenchmarkSuite
     /// </summary>
     public static string? DefaultConfiguration(string benchmarkCase) => benchmarkCase switch
     {
-        Forward or Features or Features112 => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast : Fp32ChannelsLast,
+        Forward or Features or Features112 => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast
+            : CpuSpeed.Isa.Effective == CpuIsa.Avx2 ? Fp32WinogradWherePays : Fp32ChannelsLast, // Backbone.Forward
         Train or TrainerCase => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast : Fp32Nchw, // CpuSpeed.ForConvolutions
         Layers => Fp32Nchw,
         Load => "uint8",

@@ -1,7 +1,7 @@
 namespace NotebookVgg.Models;
 
 /// <summary>
-/// Where <see cref="Vgg.ExtractFeatures"/> stops, named as the authors' released Caffe models name the layers (conv5_4, pool5, fc6, fc7, fc8; the paper itself writes FC-4096);
+/// Where <see cref="Vgg.ExtractFeatures(TorchSharp.torch.Tensor, FeatureCut)"/> stops, named as the authors' released Caffe models name the layers (conv5_4, pool5, fc6, fc7, fc8; the paper itself writes FC-4096);
 /// each name says what a feature cache holds.
 /// </summary>
 public enum FeatureCut

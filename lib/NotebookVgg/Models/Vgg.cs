@@ -104,6 +104,30 @@ public sealed class Vgg : Module<Tensor, Tensor>, ILocatesNonFiniteOutputs
         return Classify(features.call(input)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// <see cref="forward"/> with the convolutions computed as <paramref name="path"/> says. With
+    /// <see cref="ConvolutionPath.WinogradWherePays"/> the layers run one by one, so hooks on <c>features</c> itself do not run.
+    /// </summary>
+    internal Tensor Logits(Tensor input, ConvolutionPath path)
+    {
+        using var scope = NewDisposeScope();
+        return Classify(RunFeatures(input, path)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary><c>features</c> on <paramref name="x"/>, each convolution computed as <paramref name="path"/> says.</summary>
+    internal Tensor RunFeatures(Tensor x, ConvolutionPath path)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (path == ConvolutionPath.LibTorch)
+            return features.call(x);
+        var y = x;
+        foreach (var layer in features.children())
+            y = layer is Conv2d conv && (path == ConvolutionPath.Winograd ? Winograd3x3.Computes(conv) : Winograd3x3.Pays(conv, y))
+                ? Winograd3x3.Forward(conv, y)
+                : ((Module<Tensor, Tensor>)layer).call(y);
+        return y;
+    }
+
     /// <summary>The rest of <see cref="forward"/> after <c>features</c>: <c>avgpool</c>, flatten, <c>classifier</c> — pool5 to logits.</summary>
     public Tensor Classify(Tensor pool5)
     {
@@ -115,11 +139,14 @@ public sealed class Vgg : Module<Tensor, Tensor>, ILocatesNonFiniteOutputs
     /// Runs only a prefix of the network (see <see cref="FeatureCut"/>). Meant for eval mode (call <c>eval()</c> first,
     /// so dropout is off); the caller decides about <c>torch.no_grad()</c>.
     /// </summary>
-    public Tensor ExtractFeatures(Tensor x, FeatureCut cut)
+    public Tensor ExtractFeatures(Tensor x, FeatureCut cut) => ExtractFeatures(x, cut, ConvolutionPath.LibTorch);
+
+    /// <summary><see cref="ExtractFeatures(Tensor, FeatureCut)"/> with the convolutions computed as <paramref name="path"/> says.</summary>
+    internal Tensor ExtractFeatures(Tensor x, FeatureCut cut, ConvolutionPath path)
     {
         ArgumentNullException.ThrowIfNull(x);
         using var scope = NewDisposeScope();
-        return FromPool5(features.call(x), cut).MoveToOuterDisposeScope();
+        return FromPool5(RunFeatures(x, path), cut).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -82,7 +82,8 @@ public sealed record Backbone(
     /// Runs <paramref name="network"/> (built by <see cref="Build"/>, in eval mode for features) on prepared images, in
     /// <see cref="Precision"/> and in the layout its convolutions run fastest in (<see cref="CpuSpeed.ForConvolutions"/>:
     /// channels-last, but NCHW for an fp32 training step on the CPU): the float32 features at <see cref="Cut"/>, or, without a
-    /// cut, the whole network's logits.
+    /// cut, the whole network's logits. Without gradients in eval mode and fp32, the 3×3 convolutions take
+    /// <see cref="Winograd3x3"/> where it is faster than libtorch's kernels (<see cref="ConvolutionPath.WinogradWherePays"/>).
     /// </summary>
     public Tensor Forward(Vgg network, Tensor prepared)
     {
@@ -95,7 +96,9 @@ public sealed record Backbone(
             : CpuSpeed.IsChannelsLast(prepared) ? prepared : CpuSpeed.ToChannelsLast(prepared);
         using (bf16 && x.device_type == DeviceType.CPU ? CpuSpeed.Autocast() : null)
         {
-            var y = Cut is { } cut ? network.ExtractFeatures(x, cut) : network.call(x);
+            // Inference in fp32 may take Winograd's cheaper arithmetic where it pays (AVX2 CPUs); training keeps libtorch's kernels.
+            var path = !bf16 && !network.training && !is_grad_enabled() ? ConvolutionPath.WinogradWherePays : ConvolutionPath.LibTorch;
+            var y = Cut is { } cut ? network.ExtractFeatures(x, cut, path) : network.Logits(x, path);
             return y.to_type(ScalarType.Float32).MoveToOuterDisposeScope();
         }
     }
