@@ -36,6 +36,7 @@ public sealed class BenchmarkSuite
     public const string Fp32ChannelsLast = "fp32 channels-last";
     public const string Fp32Winograd = "fp32 channels-last, Winograd 3×3";
     public const string Fp32WinogradWherePays = "fp32 channels-last, Winograd 3×3 where it pays";
+    public const string Fp32NchwWinogradWherePays = "fp32 NCHW, Winograd 3×3 where it pays";
     public const string Bf16ChannelsLast = "bf16 channels-last";
     public const string AutocastBf16ChannelsLast = "autocast bf16 channels-last";
 
@@ -204,7 +205,12 @@ public sealed class BenchmarkSuite
         using var inputCl = CpuSpeed.ToChannelsLast(input);
         using var optimizer = SgdAsTheTrainerRunsIt(model);
 
-        var lines = new List<(string Configuration, Tensor Input, bool Autocast)> { (Fp32Nchw, input, false), (Fp32ChannelsLast, inputCl, false) };
+        var lines = new List<(string Configuration, Tensor Input, bool Autocast, ConvolutionPath Path)>
+        {
+            (Fp32Nchw, input, false, ConvolutionPath.LibTorch), (Fp32ChannelsLast, inputCl, false, ConvolutionPath.LibTorch),
+        };
+        if (CpuSpeed.Isa.Effective == CpuIsa.Avx2)
+            lines.Add((Fp32NchwWinogradWherePays, input, false, ConvolutionPath.WinogradWherePays)); // Backbone.Forward's path here
         if (!CpuSpeed.HasNativeBf16 || !CpuAutocast.IsAvailable)
         {
             Skip(Train, name, AutocastBf16ChannelsLast, !CpuSpeed.HasNativeBf16 ? NoBf16Reason
@@ -212,15 +218,17 @@ public sealed class BenchmarkSuite
         }
         else
         {
-            lines.Add((AutocastBf16ChannelsLast, inputCl, true));
+            lines.Add((AutocastBf16ChannelsLast, inputCl, true, ConvolutionPath.LibTorch));
         }
         Report($"{name}: {string.Join(", ", lines.Select(l => l.Configuration))}, repeats in turn");
-        var measurements = _bench.MeasureInterleaved([.. lines.Select(l => (Action)(() => TrainStep(model, optimizer, l.Input, labels, l.Autocast)))]);
+        var measurements = _bench.MeasureInterleaved([.. lines.Select(l => (Action)(() => TrainStep(model, optimizer, l.Input, labels, l.Autocast, l.Path)))]);
         for (int i = 0; i < lines.Count; i++)
         {
             var result = Measured(Train, name, lines[i].Configuration, measurements[i], batch, flops);
             _results.Add(lines[i].Autocast
                 ? result with { Note = "mixed precision: fp32 weights, gradients and optimizer; bf16 compute inside autocast (forward and loss)" }
+                : lines[i].Path == ConvolutionPath.WinogradWherePays
+                ? result with { Note = string.Create(CultureInfo.InvariantCulture, $"the path nvgg uses here: Winograd F(4×4, 3×3) for the 3×3 layers of ≥ {Winograd3x3.MinInputChannels} input channels, forward and (through autograd) backward; oneDNN's direct kernels for the rest") }
                 : result);
         }
     }
@@ -269,7 +277,7 @@ public sealed class BenchmarkSuite
     private static TorchSharp.Modules.SGD SgdAsTheTrainerRunsIt(nn.Module model) =>
         new NotebookVgg.Training.OnePass.SGD([new TorchSharp.Modules.SGD.ParamGroup(model.parameters(), 1e-3, 0.9, 0, 0, false, false)], 1e-3);
 
-    private static void TrainStep(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, Tensor input, Tensor labels, bool autocast)
+    private static void TrainStep(Vgg model, optim.Optimizer optimizer, Tensor input, Tensor labels, bool autocast, ConvolutionPath path)
     {
         using var scope = NewDisposeScope();
         optimizer.zero_grad();
@@ -277,11 +285,11 @@ public sealed class BenchmarkSuite
         if (autocast)
         {
             using (CpuSpeed.Autocast())
-                loss = nn.functional.cross_entropy(model.call(input), labels);
+                loss = nn.functional.cross_entropy(model.Logits(input, path), labels);
         }
         else
         {
-            loss = nn.functional.cross_entropy(model.call(input), labels);
+            loss = nn.functional.cross_entropy(model.Logits(input, path), labels);
         }
         loss.backward();
         optimizer.step();
@@ -758,7 +766,8 @@ public sealed class BenchmarkSuite
     {
         Forward or Features or Features112 => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast
             : CpuSpeed.Isa.Effective == CpuIsa.Avx2 ? Fp32WinogradWherePays : Fp32ChannelsLast, // Backbone.Forward
-        Train or TrainerCase => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast : Fp32Nchw, // CpuSpeed.ForConvolutions
+        Train or TrainerCase => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast
+            : CpuSpeed.Isa.Effective == CpuIsa.Avx2 ? Fp32NchwWinogradWherePays : Fp32Nchw, // CpuSpeed.ForConvolutions, Backbone.Forward
         Layers => Fp32Nchw,
         Load => "uint8",
         Pipeline or Head => Fp32,

@@ -15,7 +15,8 @@ namespace NotebookVgg.Models;
 /// Written here because libtorch has no cheaper algorithm for fp32 on AVX2 CPUs: oneDNN's Winograd kernels need AVX-512
 /// and NNPACK is not in libtorch's CPU build. It is composed of libtorch operations (the transforms are small matrix
 /// products with the Kronecker products of the 1-D transforms, the 36 products one batched sgemm), so it runs on any
-/// device and autograd could differentiate it; <see cref="Pays"/> says where it is faster than oneDNN's direct kernels.
+/// device and autograd differentiates it: a training step's gradients are 36 products as well. <see cref="Pays"/> says
+/// where it is faster than oneDNN's direct kernels.
 /// Numerics: relative L2 error against the direct convolution about 2e-6 per layer in fp32 (WinogradTests).
 /// </remarks>
 internal static class Winograd3x3

@@ -82,8 +82,8 @@ public sealed record Backbone(
     /// Runs <paramref name="network"/> (built by <see cref="Build"/>, in eval mode for features) on prepared images, in
     /// <see cref="Precision"/> and in the layout its convolutions run fastest in (<see cref="CpuSpeed.ForConvolutions"/>:
     /// channels-last, but NCHW for an fp32 training step on the CPU): the float32 features at <see cref="Cut"/>, or, without a
-    /// cut, the whole network's logits. Without gradients in eval mode and fp32, the 3×3 convolutions take
-    /// <see cref="Winograd3x3"/> where it is faster than libtorch's kernels (<see cref="ConvolutionPath.WinogradWherePays"/>).
+    /// cut, the whole network's logits. In fp32 the 3×3 convolutions take <see cref="Winograd3x3"/> where it is faster than
+    /// libtorch's kernels (<see cref="ConvolutionPath.WinogradWherePays"/>), in training as in inference.
     /// </summary>
     public Tensor Forward(Vgg network, Tensor prepared)
     {
@@ -96,8 +96,9 @@ public sealed record Backbone(
             : CpuSpeed.IsChannelsLast(prepared) ? prepared : CpuSpeed.ToChannelsLast(prepared);
         using (bf16 && x.device_type == DeviceType.CPU ? CpuSpeed.Autocast() : null)
         {
-            // Inference in fp32 may take Winograd's cheaper arithmetic where it pays (AVX2 CPUs); training keeps libtorch's kernels.
-            var path = !bf16 && !network.training && !is_grad_enabled() ? ConvolutionPath.WinogradWherePays : ConvolutionPath.LibTorch;
+            // fp32 takes Winograd's cheaper arithmetic where it pays (AVX2 CPUs), in training too: autograd differentiates its
+            // products, so the gradients are Winograd-domain products as well.
+            var path = bf16 ? ConvolutionPath.LibTorch : ConvolutionPath.WinogradWherePays;
             var y = Cut is { } cut ? network.ExtractFeatures(x, cut, path) : network.Logits(x, path);
             return y.to_type(ScalarType.Float32).MoveToOuterDisposeScope();
         }

@@ -43,6 +43,31 @@ public sealed class Winograd3x3Tests
     }
 
     [Fact]
+    public void Gradients_EqualTheDirectConvolutions()
+    {
+        using var scope = NewDisposeScope();
+        using var g = new Generator(14);
+        var x = randn([3, 6, 10, 10], generator: g);
+        var weight = randn([5, 6, 3, 3], generator: g);
+        var bias = randn([5], generator: g);
+        var upstream = randn([3, 5, 10, 10], generator: g);
+        (Tensor X, Tensor W, Tensor B) Gradients(ScalarType type, bool winograd)
+        {
+            var (xi, wi, bi) = (x.to_type(type).requires_grad_(), weight.to_type(type).requires_grad_(), bias.to_type(type).requires_grad_());
+            var y = winograd ? Winograd3x3.Forward(xi, wi, bi, chunkBytes: 1) : nn.functional.conv2d(xi, wi, bi, padding: [1, 1]);
+            (y * upstream.to_type(type)).sum().backward();
+            return (xi.grad!, wi.grad!, bi.grad!);
+        }
+
+        var expected = Gradients(ScalarType.Float64, winograd: false);
+        var actual = Gradients(ScalarType.Float32, winograd: true);
+
+        Assert.InRange(RelativeError(actual.X, expected.X), 0, 1e-5);
+        Assert.InRange(RelativeError(actual.W, expected.W), 0, 1e-5);
+        Assert.InRange(RelativeError(actual.B, expected.B), 0, 1e-5);
+    }
+
+    [Fact]
     public void Forward_TakesChannelsLastInput()
     {
         using var scope = NewDisposeScope();
@@ -118,5 +143,30 @@ public sealed class Winograd3x3Tests
         Assert.InRange(RelativeError(logitsW, logits), 0, 1e-5);
         Assert.InRange(RelativeError(model.Logits(x, ConvolutionPath.WinogradWherePays), logits), 0, 1e-5);
         Assert.True(RelativeError(fc7W, fc7) > 0, "the Winograd path computed nothing of its own");
+    }
+
+    [Fact]
+    public void Vgg_GradientsByWinograd_EqualLibTorchs()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(4);
+        using var model = Vgg.CreateReducedWidth("vgg19", widthDivisor: 8, hiddenUnits: 64);
+        model.eval(); // dropout off: both passes see the same network
+        using var g = new Generator(15);
+        var x = randn([2, 3, 32, 32], generator: g);
+        var labels = tensor(new long[] { 3, 7 });
+        List<Tensor> Gradients(ConvolutionPath path)
+        {
+            model.zero_grad();
+            nn.functional.cross_entropy(model.Logits(x, path), labels).backward();
+            return [.. model.features.parameters().Select(p => p.grad!.clone())];
+        }
+
+        var direct = Gradients(ConvolutionPath.LibTorch);
+        var winograd = Gradients(ConvolutionPath.Winograd);
+
+        Assert.Equal(direct.Count, winograd.Count);
+        for (int i = 0; i < direct.Count; i++)
+            Assert.InRange(RelativeError(winograd[i], direct[i]), 0, 1e-4);
     }
 }
