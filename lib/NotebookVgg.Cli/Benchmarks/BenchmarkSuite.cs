@@ -311,12 +311,17 @@ public sealed class BenchmarkSuite
         using var input = torch.randn([batch, 3, 224, 224], generator: g);
         using var labels = torch.randint(0, ImageNetClasses, [batch], generator: g);
         using var flatten = nn.Flatten();
-        string[] configurations = [Fp32Nchw, Fp32ChannelsLast];
+        // On AVX2 also the path nvgg trains with there: Winograd for the 3×3 layers where it pays (Backbone.Forward).
+        bool winograd = CpuSpeed.Isa.Effective == CpuIsa.Avx2;
+        string[] configurations = winograd ? [Fp32Nchw, Fp32ChannelsLast, Fp32NchwWinogradWherePays] : [Fp32Nchw, Fp32ChannelsLast];
+        ConvolutionPath[] paths = [ConvolutionPath.LibTorch, ConvolutionPath.LibTorch, ConvolutionPath.WinogradWherePays];
         var layers = model.features.named_children().Select(c => ("features." + c.name, (nn.Module<Tensor, Tensor>)c.module))
             .Append(("avgpool", model.avgpool)).Append(("flatten", flatten))
             .Concat(model.classifier.named_children().Select(c => ("classifier." + c.name, (nn.Module<Tensor, Tensor>)c.module)))
             .ToList();
-        var activations = new[] { input.alias(), CpuSpeed.ToChannelsLast(input) };
+        var activations = winograd
+            ? new[] { input.alias(), CpuSpeed.ToChannelsLast(input), input.alias() }
+            : new[] { input.alias(), CpuSpeed.ToChannelsLast(input) };
         try
         {
             for (int i = 0; i < layers.Count; i++)
@@ -325,9 +330,12 @@ public sealed class BenchmarkSuite
                 Report($"layers: {name} ({module.GetType().Name}), {string.Join(" and ", configurations)}");
                 for (int k = 0; k < configurations.Length; k++)
                 {
-                    _layers.Add(TimeLayer(configurations[k], name, module, activations[k], dataGradient: i > 0));
+                    Func<Tensor, Tensor> forward = paths[k] == ConvolutionPath.WinogradWherePays && module is TorchSharp.Modules.Conv2d conv && Winograd3x3.Pays(conv, activations[k])
+                        ? t => Winograd3x3.Forward(conv, t)
+                        : module.call;
+                    _layers.Add(TimeLayer(configurations[k], name, module, forward, activations[k], dataGradient: i > 0));
                     using var noGrad = torch.no_grad();
-                    var next = module.call(module is TorchSharp.Modules.ReLU ? activations[k].clone() : activations[k]);
+                    var next = forward(module is TorchSharp.Modules.ReLU ? activations[k].clone() : activations[k]);
                     activations[k].Dispose();
                     activations[k] = next;
                 }
@@ -350,7 +358,7 @@ public sealed class BenchmarkSuite
             parts[k].Add(
             [
                 Benchmark.Time(() => optimizer.zero_grad()),
-                Benchmark.Time(() => loss = nn.functional.cross_entropy(model.call(k == 0 ? input : inputCl), labels)),
+                Benchmark.Time(() => loss = nn.functional.cross_entropy(model.Logits(k == 1 ? inputCl : input, paths[k]), labels)),
                 Benchmark.Time(() => loss!.backward()),
                 Benchmark.Time(() => optimizer.step()),
             ]);
@@ -368,13 +376,13 @@ public sealed class BenchmarkSuite
     }
 
     /// <summary>One layer alone on <paramref name="x"/>: forward (graph recorded), then each gradient by itself against a random output gradient.</summary>
-    private LayerTiming TimeLayer(string configuration, string name, nn.Module<Tensor, Tensor> module, Tensor x, bool dataGradient)
+    private LayerTiming TimeLayer(string configuration, string name, nn.Module<Tensor, Tensor> module, Func<Tensor, Tensor> forward, Tensor x, bool dataGradient)
     {
         bool inPlace = module is TorchSharp.Modules.ReLU; // VGG's ReLUs work in place: give them a copy, made outside the timing
         using var scope = NewDisposeScope();
         var xi = x.detach().requires_grad_(dataGradient);
-        double forward = TimeWithSetup(() => inPlace ? xi.clone() : xi, t => module.call(t));
-        var y = module.call(inPlace ? xi.clone() : xi);
+        double forwardSeconds = TimeWithSetup(() => inPlace ? xi.clone() : xi, t => forward(t));
+        var y = forward(inPlace ? xi.clone() : xi);
         var gradOutput = torch.randn_like(y);
         var weights = module.parameters().Where(p => p.requires_grad).Cast<Tensor>().ToList();
         double? data = dataGradient ? Seconds(_bench.Measure(() =>
@@ -387,7 +395,7 @@ public sealed class BenchmarkSuite
             using var s = NewDisposeScope();
             torch.autograd.grad([y], weights, [gradOutput], retain_graph: true);
         })) : null;
-        return new LayerTiming(configuration, name, module.GetType().Name, string.Join('×', y.shape), forward, data, weight);
+        return new LayerTiming(configuration, name, module.GetType().Name, string.Join('×', y.shape), forwardSeconds, data, weight);
     }
 
     /// <summary>Median time of <paramref name="run"/> over the bench's repeats after its warm-up, each on a fresh <paramref name="setup"/> (not timed).</summary>
@@ -768,7 +776,7 @@ public sealed class BenchmarkSuite
             : CpuSpeed.Isa.Effective == CpuIsa.Avx2 ? Fp32WinogradWherePays : Fp32ChannelsLast, // Backbone.Forward
         Train or TrainerCase => CpuSpeed.HasNativeBf16 && CpuAutocast.IsAvailable ? AutocastBf16ChannelsLast
             : CpuSpeed.Isa.Effective == CpuIsa.Avx2 ? Fp32NchwWinogradWherePays : Fp32Nchw, // CpuSpeed.ForConvolutions, Backbone.Forward
-        Layers => Fp32Nchw,
+        Layers => CpuSpeed.Isa.Effective == CpuIsa.Avx2 ? Fp32NchwWinogradWherePays : Fp32Nchw,
         Load => "uint8",
         Pipeline or Head => Fp32,
         EndToEnd => PrecisionAuto,
