@@ -74,7 +74,7 @@ internal static class BenchmarkMarkdown
         if (machine?["instructionSets"] is { } isa)
         {
             md.AppendLine();
-            md.AppendLine($"Kernels: instruction sets {Text(isa)}; ATen {Text(machine["atenCapability"])}; {Text(machine["oneDnn"])}; fp32 training layout {Text(machine["trainingLayout"])}. " +
+            md.AppendLine($"Kernels: instruction sets {Text(isa)}; ATen {Text(machine["atenCapability"])}; {Text(machine["oneDnn"])}; fp32 training {Text(machine["trainingLayout"])}. " +
                 string.Join(" ", machine["kernels"]?.AsArray().Select(k => $"oneDNN convolutions, {Text(k)}.") ?? []));
         }
         if (report["pyTorch"] is JsonObject pytorch)

@@ -46,7 +46,10 @@ public sealed record MachineInfo(
     /// <summary>The convolution kernels oneDNN ran for each of nvgg's paths (inference, training), with the data layout each saw.</summary>
     public IReadOnlyList<string> Kernels { get; init; } = [];
 
-    /// <summary>The layout nvgg runs fp32 training steps in (<see cref="CpuSpeed.ForConvolutions"/>): the layers case's default column.</summary>
+    /// <summary>
+    /// How nvgg runs fp32 training steps here: the layout (<see cref="CpuSpeed.ForConvolutions"/>) and, on AVX2, Winograd for the
+    /// 3×3 layers where it pays (Backbone.Forward). The layers case's default column.
+    /// </summary>
     public string? TrainingLayout { get; init; }
 
     public static MachineInfo Collect()
@@ -64,7 +67,7 @@ public sealed record MachineInfo(
             OneDnn = kernels.OneDnnVersion is null && kernels.OneDnnIsa is null ? null
                 : string.Join("; ", new[] { kernels.OneDnnVersion, kernels.OneDnnIsa }.Where(t => t is not null)),
             Kernels = kernels.Error is { } error ? [error] : [.. KernelProbe.Describe(kernels)],
-            TrainingLayout = BenchmarkSuite.Fp32Nchw,
+            TrainingLayout = BenchmarkSuite.DefaultConfiguration(BenchmarkSuite.Layers),
         };
     }
 

@@ -191,7 +191,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         var m = report.Machine;
         AnsiConsole.MarkupLine(Markup.Escape(string.Create(c,
             $"{m.Cpu}: {m.LogicalCores} logical cores, torch threads {m.TorchThreads}, native bf16 {(m.NativeBf16 ? "yes" : "no")}; TorchSharp {m.TorchSharpVersion}, libtorch {m.LibTorchVersion}; load average {m.LoadAverageAtStart ?? "?"} at start, {m.LoadAverageAtEnd ?? "?"} at end")));
-        AnsiConsole.MarkupLine(Markup.Escape($"instruction sets: {m.InstructionSets ?? "?"}; ATen kernels {m.AtenCapability ?? "?"}; {m.OneDnn ?? "oneDNN: unknown"}; fp32 training layout {m.TrainingLayout ?? "?"}"));
+        AnsiConsole.MarkupLine(Markup.Escape($"instruction sets: {m.InstructionSets ?? "?"}; ATen kernels {m.AtenCapability ?? "?"}; {m.OneDnn ?? "oneDNN: unknown"}; fp32 training {m.TrainingLayout ?? "?"}"));
         foreach (string k in m.Kernels)
             AnsiConsole.MarkupLine(Markup.Escape($"  oneDNN convolution kernels, {k}"));
         var counts = new List<string> { report.Flops.Convention };

@@ -13,7 +13,8 @@ public static class InputSizeCost
     /// What each input size costs VGG19's convolutional part: multiply-accumulates per image and the measured seconds per
     /// batch on this machine, as the median of <paramref name="repeats"/> timings with their spread (fastest–slowest), after
     /// one warm-up pass per size. The sizes take turns within each repeat, so that a machine busy with other work slows
-    /// every size alike instead of one; the ratios to the first size say whether the time follows the multiply-adds.
+    /// every size alike instead of one; the ratios to the first size say whether the time follows the multiply-adds. The
+    /// convolutions run as the library's feature extraction runs them (on AVX2 CPUs, Winograd for the wider 3×3 layers).
     /// </summary>
     public static DataFrame Measure(Vgg model, int[] sizes, int batch, int repeats = 5)
     {
@@ -29,13 +30,13 @@ public static class InputSizeCost
             try
             {
                 foreach (var x in inputs)
-                    model.features.call(x).Dispose(); // warm-up: first-call allocations and kernel selection
+                    model.RunFeatures(x, ConvolutionPath.WinogradWherePays).Dispose(); // warm-up: first-call allocations and kernel selection
                 for (int r = 0; r < repeats; r++)
                 {
                     for (int i = 0; i < sizes.Length; i++)
                     {
                         var clock = Stopwatch.StartNew();
-                        model.features.call(inputs[i]).Dispose();
+                        model.RunFeatures(inputs[i], ConvolutionPath.WinogradWherePays).Dispose(); // as feature extraction runs it
                         times[i].Add(clock.Elapsed.TotalSeconds);
                     }
                 }
