@@ -330,9 +330,8 @@ public sealed class BenchmarkSuite
                 Report($"layers: {name} ({module.GetType().Name}), {string.Join(" and ", configurations)}");
                 for (int k = 0; k < configurations.Length; k++)
                 {
-                    Func<Tensor, Tensor> forward = paths[k] == ConvolutionPath.WinogradWherePays && module is TorchSharp.Modules.Conv2d conv && Winograd3x3.Pays(conv, activations[k])
-                        ? t => Winograd3x3.Forward(conv, t)
-                        : module.call;
+                    var path = paths[k];
+                    Func<Tensor, Tensor> forward = t => Vgg.RunLayer(module, t, path);
                     _layers.Add(TimeLayer(configurations[k], name, module, forward, activations[k], dataGradient: i > 0));
                     using var noGrad = torch.no_grad();
                     var next = forward(module is TorchSharp.Modules.ReLU ? activations[k].clone() : activations[k]);

@@ -122,11 +122,16 @@ public sealed class Vgg : Module<Tensor, Tensor>, ILocatesNonFiniteOutputs
             return features.call(x);
         var y = x;
         foreach (var layer in features.children())
-            y = layer is Conv2d conv && (path == ConvolutionPath.Winograd ? Winograd3x3.Computes(conv) : Winograd3x3.Pays(conv, y))
-                ? Winograd3x3.Forward(conv, y)
-                : ((Module<Tensor, Tensor>)layer).call(y);
+            y = RunLayer((Module<Tensor, Tensor>)layer, y, path);
         return y;
     }
+
+    /// <summary>One layer on <paramref name="x"/>: a convolution as <paramref name="path"/> says, any other layer through its module.</summary>
+    internal static Tensor RunLayer(Module<Tensor, Tensor> layer, Tensor x, ConvolutionPath path) =>
+        layer is Conv2d conv && path != ConvolutionPath.LibTorch
+            && (path == ConvolutionPath.Winograd ? Winograd3x3.Computes(conv) : Winograd3x3.Pays(conv, x))
+            ? Winograd3x3.Forward(conv, x)
+            : layer.call(x);
 
     /// <summary>The rest of <see cref="forward"/> after <c>features</c>: <c>avgpool</c>, flatten, <c>classifier</c> — pool5 to logits.</summary>
     public Tensor Classify(Tensor pool5)
