@@ -211,9 +211,9 @@ internal static class FeatureCache
                 throw new InvalidDataException($"features of {split.Name}, images {done}–{done + batch.Count - 1}: NaN or infinite values, " +
                     $"first in layer {network.FirstNonFiniteLayer(x) ?? "(none in fp32: the bf16 run overflowed; use precision fp32)"} — the weights overflow there");
             parts.Add(y.to(CPU).contiguous().MoveToOuterDisposeScope());
-            // The trainer's memory rule, per batch: each batch's small, long-lived features land between the freed
-            // activations; on a notebook's thread, with Winograd's chunked buffers (AVX2), malloc's heap then grew ~200 MB
-            // a batch with all of it free, until the kernel was killed at 24 GB. A trim when the heap grew bounds that.
+            // The trainer's memory rule, per batch: on a notebook's thread, with Winograd's chunked buffers (AVX2), malloc's
+            // heap grew ~200 MB a batch with all of it free (cause not found), until the kernel was killed at 24 GB. A trim
+            // when the heap grew bounds that.
             NativeAllocator.ReleaseFreeIfAbove(NativeAllocator.FreeBytesKeptBetweenSteps);
             done += batch.Count;
             LibraryMetrics.FeatureImages.Add(batch.Count);
